@@ -1,0 +1,26 @@
+# `make test` and `make demo` work on a fresh machine: each sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: test demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$*]"
+	touch $@
+
+# Numba's on-disk cache does not notice edits to a kernel that another cached kernel calls,
+# so the tests start from a clean cache and always check the current source.
+test: $(VENV)/.installed-test
+	find fastnn -name '*.nbi' -delete -o -name '*.nbc' -delete
+	$(BIN)/python -m pytest -q
+
+demo: $(VENV)/.installed-data
+	$(BIN)/python scripts/demo.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

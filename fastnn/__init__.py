@@ -1,0 +1,10 @@
+"""fastnn: small neural networks trained one record at a time, at compiled speed.
+
+The training core is a set of Numba kernels over one flat parameter vector; ``Network`` is
+the thin Python class around them.
+"""
+
+from .network import Network
+
+__all__ = ["Network"]
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Numba-compiled kernels: plain functions of arrays and scalars, no Python objects."""

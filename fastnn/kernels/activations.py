@@ -1,0 +1,76 @@
+"""Activation functions and their derivatives, over one vector of units.
+
+Derivatives are taken from the activation's *output* (as scikit-learn's ``DERIVATIVES`` do),
+so the backward pass needs no stored pre-activations for hidden layers.
+"""
+
+import math
+
+from ..config import kernel
+from .codes import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
+
+
+@kernel
+def sigmoid(x):
+    """Logistic function, split on the sign of ``x`` so ``exp`` never overflows."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@kernel
+def softmax(z, out):
+    """``out = softmax(z)``, shifted by ``max(z)`` so every exponent is at most zero."""
+    shift = z.max()
+    total = 0.0
+    for k in range(z.size):
+        out[k] = math.exp(z[k] - shift)
+        total += out[k]
+    for k in range(z.size):
+        out[k] /= total
+
+
+@kernel
+def log_sum_exp(z):
+    """``log(sum(exp(z)))`` without overflow."""
+    shift = z.max()
+    total = 0.0
+    for k in range(z.size):
+        total += math.exp(z[k] - shift)
+    return shift + math.log(total)
+
+
+@kernel
+def activate(z, out, code):
+    """``out = f(z)`` for the activation with integer ``code``."""
+    if code == SIGMOID:
+        for k in range(z.size):
+            out[k] = sigmoid(z[k])
+    elif code == TANH:
+        for k in range(z.size):
+            out[k] = math.tanh(z[k])
+    elif code == RELU:
+        for k in range(z.size):
+            out[k] = max(z[k], 0.0)
+    elif code == SOFTMAX:
+        softmax(z, out)
+    else:
+        out[:] = z
+
+
+@kernel
+def scale_by_derivative(delta, a, code):
+    """``delta *= f'(z)``, written in terms of the output ``a = f(z)``; element-wise codes only."""
+    if code == SIGMOID:
+        for k in range(delta.size):
+            delta[k] *= a[k] * (1.0 - a[k])
+    elif code == TANH:
+        for k in range(delta.size):
+            delta[k] *= 1.0 - a[k] * a[k]
+    elif code == RELU:
+        for k in range(delta.size):
+            if a[k] <= 0.0:
+                delta[k] = 0.0
+    elif code != IDENTITY:
+        raise ValueError("softmax has no element-wise derivative")

@@ -1,0 +1,196 @@
+"""Forward passes, gradients and whole-epoch SGD loops over the flat parameter vector.
+
+Every function takes the layout table (see fastnn/layout.py) and preallocated work buffers,
+so nothing is allocated per sample or per batch. ``order`` is the sequence of row indices to
+visit; the caller draws it (shuffling happens in Python, from a seeded NumPy Generator).
+"""
+
+import numpy as np
+
+from ..config import kernel
+from .activations import activate, scale_by_derivative
+from .codes import ACTIVATION, N_OUT, UNIT_START
+from .dense import (
+    affine,
+    affine_rows,
+    backprop_sgd_update,
+    layer_block,
+    layer_params,
+    layer_units,
+    sgd_update,
+    sgd_update_affine,
+)
+from .losses import loss_and_delta
+
+
+@kernel
+def forward_layers(params, layout, first_layer, a_in, z, a):
+    """Forward one sample from ``a_in``, the input of layer ``first_layer``, to the output.
+
+    Pre-activations land in ``z`` and activations in ``a`` (one-sample buffers).
+    """
+    for layer in range(first_layer, layout.shape[0]):
+        row = layout[layer]
+        weights, bias = layer_params(params, row)
+        z_out, a_out = layer_units(z, row), layer_units(a, row)
+        affine(weights, bias, a_in, z_out)
+        activate(z_out, a_out, row[ACTIVATION])
+        a_in = a_out
+
+
+@kernel
+def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
+    """Per-sample SGD over the rows ``X[order]``; returns the summed per-sample loss.
+
+    Each sample is forwarded, its error back-propagated and every weight updated before the
+    next sample is forwarded, exactly as the articles' NumPy loops do. The first layer's
+    update is applied lazily, in the same sweep as the next sample's forward product
+    (``sgd_update_affine``), and flushed before returning. ``z``, ``a`` and ``delta`` are
+    one-sample buffers of ``n_units`` elements.
+    """
+    if order.size == 0:
+        return 0.0
+    n_layers = layout.shape[0]
+    first, out_row = layout[0], layout[n_layers - 1]
+    w_first, b_first = layer_params(params, first)
+    pending_delta = layer_units(delta, first)
+    pending_delta[:] = 0.0
+    x_prev = X[order[0]]
+    total_loss = 0.0
+    for sample in order:
+        x = X[sample]
+        z_first, a_first = layer_units(z, first), layer_units(a, first)
+        sgd_update_affine(w_first, b_first, pending_delta, x_prev, lr, x, z_first)
+        activate(z_first, a_first, first[ACTIVATION])
+        forward_layers(params, layout, 1, a_first, z, a)
+        total_loss += loss_and_delta(
+            layer_units(z, out_row),
+            layer_units(a, out_row),
+            Y[sample],
+            out_row[ACTIVATION],
+            loss_code,
+            layer_units(delta, out_row),
+            1.0,
+        )
+        for layer in range(n_layers - 1, 0, -1):
+            row, prev = layout[layer], layout[layer - 1]
+            weights, bias = layer_params(params, row)
+            a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
+            backprop_sgd_update(weights, bias, layer_units(delta, row), a_in, lr, delta_in)
+            scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
+        x_prev = x
+    sgd_update(w_first, b_first, pending_delta, x_prev, lr)
+    return total_loss
+
+
+@kernel
+def forward_rows(params, layout, X, z, a):
+    """Forward a batch (one sample per row of ``X``) into batch buffers ``z`` and ``a``."""
+    n_rows = X.shape[0]
+    a_in = X
+    for layer in range(layout.shape[0]):
+        row = layout[layer]
+        weights, bias = layer_params(params, row)
+        z_out, a_out = layer_block(z, row, n_rows), layer_block(a, row, n_rows)
+        affine_rows(weights, bias, a_in, z_out)
+        for r in range(n_rows):
+            activate(z_out[r], a_out[r], row[ACTIVATION])
+        a_in = a_out
+
+
+@kernel
+def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad):
+    """Mean gradient of the loss over the rows of ``X`` into ``grad``; returns the summed loss.
+
+    ``grad`` has the layout of ``params``; ``z``, ``a`` and ``delta`` are batch buffers of at
+    least ``len(X) * n_units`` elements.
+    """
+    n_rows, n_layers = X.shape[0], layout.shape[0]
+    forward_rows(params, layout, X, z, a)
+    out_row = layout[n_layers - 1]
+    z_out, a_out = layer_block(z, out_row, n_rows), layer_block(a, out_row, n_rows)
+    d_out = layer_block(delta, out_row, n_rows)
+    total_loss = 0.0
+    for r in range(n_rows):
+        total_loss += loss_and_delta(
+            z_out[r], a_out[r], Y[r], out_row[ACTIVATION], loss_code, d_out[r], 1.0 / n_rows
+        )
+    for layer in range(n_layers - 1, -1, -1):
+        row = layout[layer]
+        weights = layer_params(params, row)[0]
+        grad_weights, grad_bias = layer_params(grad, row)
+        d = layer_block(delta, row, n_rows)
+        a_in = X if layer == 0 else layer_block(a, layout[layer - 1], n_rows)
+        np.dot(d.T, a_in, grad_weights)
+        grad_bias[:] = 0.0
+        for r in range(n_rows):
+            grad_bias += d[r]
+        if layer > 0:
+            prev = layout[layer - 1]
+            delta_in = layer_block(delta, prev, n_rows)
+            np.dot(d, weights, delta_in)
+            for r in range(n_rows):
+                scale_by_derivative(delta_in[r], a_in[r], prev[ACTIVATION])
+    return total_loss
+
+
+@kernel
+def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_batch, Y_batch,
+                    z, a, delta, grad):
+    """Mini-batch SGD over ``X[order]`` in consecutive batches; returns the summed loss.
+
+    Each step moves the parameters by ``lr`` times the mean gradient of its batch (the last
+    batch may be smaller). A batch that is the whole data set is used in place, not copied.
+    """
+    total_loss = 0.0
+    for start in range(0, order.size, batch_size):
+        rows = order[start : start + batch_size]
+        n_rows = rows.size
+        if n_rows == X.shape[0]:
+            inputs, targets = X, Y
+        else:
+            for r in range(n_rows):
+                X_batch[r] = X[rows[r]]
+                Y_batch[r] = Y[rows[r]]
+            inputs, targets = X_batch[:n_rows], Y_batch[:n_rows]
+        total_loss += batch_gradient(params, layout, inputs, targets, loss_code, z, a, delta, grad)
+        for k in range(params.size):
+            params[k] -= lr * grad[k]
+    return total_loss
+
+
+@kernel
+def predict_rows(params, layout, X, z, a, out):
+    """Output-layer activations for every row of ``X`` into ``out``, a chunk of rows at a time.
+
+    ``z`` and ``a`` are batch buffers sized for ``chunk = len(z) // n_units`` rows, so memory
+    stays bounded however many rows are predicted.
+    """
+    out_row = layout[layout.shape[0] - 1]
+    chunk = z.size // (out_row[UNIT_START] + out_row[N_OUT])
+    for start in range(0, X.shape[0], chunk):
+        inputs = X[start : start + chunk]
+        forward_rows(params, layout, inputs, z, a)
+        out[start : start + inputs.shape[0]] = layer_block(a, out_row, inputs.shape[0])
+
+
+@kernel
+def loss_rows(params, layout, X, Y, loss_code, z, a, delta):
+    """Summed loss over the rows of ``X`` with targets ``Y``, a chunk of rows at a time.
+
+    Buffers are sized as for ``predict_rows``; ``delta`` only receives discarded output deltas.
+    """
+    out_row = layout[layout.shape[0] - 1]
+    chunk = z.size // (out_row[UNIT_START] + out_row[N_OUT])
+    total_loss = 0.0
+    for start in range(0, X.shape[0], chunk):
+        inputs, targets = X[start : start + chunk], Y[start : start + chunk]
+        n_rows = inputs.shape[0]
+        forward_rows(params, layout, inputs, z, a)
+        z_out, a_out = layer_block(z, out_row, n_rows), layer_block(a, out_row, n_rows)
+        d_out = layer_block(delta, out_row, n_rows)
+        for r in range(n_rows):
+            total_loss += loss_and_delta(
+                z_out[r], a_out[r], targets[r], out_row[ACTIVATION], loss_code, d_out[r], 1.0
+            )
+    return total_loss

@@ -1,0 +1,52 @@
+"""Per-sample losses and the error signal (delta) they send into the output layer.
+
+Losses are computed from the output layer's pre-activations ``z`` where that is the stable
+route: cross-entropy through log-sum-exp, binary cross-entropy through softplus. Squared error
+is ``0.5 * (a - y) ** 2`` summed over outputs.
+"""
+
+import math
+
+from ..config import kernel
+from .activations import log_sum_exp, scale_by_derivative
+from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX
+
+
+@kernel
+def softplus(x):
+    """``log(1 + exp(x))`` without overflow."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@kernel
+def loss_and_delta(z, a, y, output_code, loss_code, delta, scale):
+    """One sample's loss; writes ``scale * dloss/dz`` into ``delta``.
+
+    For softmax + cross-entropy and sigmoid + binary cross-entropy the delta is ``a - y``;
+    for squared error it is ``a - y`` passed back through the output activation. ``scale``
+    is ``1 / batch_size`` for a mean-gradient step and 1 per sample.
+    """
+    loss = 0.0
+    if loss_code == CROSS_ENTROPY:
+        lse = log_sum_exp(z)
+        for k in range(z.size):
+            loss += y[k] * (lse - z[k])
+            delta[k] = scale * (a[k] - y[k])
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        for k in range(z.size):
+            loss += softplus(z[k]) - y[k] * z[k]
+            delta[k] = scale * (a[k] - y[k])
+    else:
+        for k in range(z.size):
+            delta[k] = scale * (a[k] - y[k])
+            loss += 0.5 * (a[k] - y[k]) ** 2
+        if output_code == SOFTMAX:
+            # Softmax Jacobian-vector product: a * (g - <a, g>).
+            weighted = 0.0
+            for k in range(z.size):
+                weighted += a[k] * delta[k]
+            for k in range(z.size):
+                delta[k] = a[k] * (delta[k] - weighted)
+        else:
+            scale_by_derivative(delta, a, output_code)
+    return loss

@@ -1,0 +1,326 @@
+"""``Network``: a small fully-connected network trained by compiled per-sample or mini-batch SGD.
+
+The class is thin on purpose. It validates input, owns the flat parameter vector (with
+``weights`` and ``biases`` as views into it) and the training history, and loops over epochs
+in Python; each epoch runs as a few calls of one compiled kernel (see ``fastnn.kernels``).
+"""
+
+import time
+
+import numpy as np
+from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+from sklearn.preprocessing import label_binarize
+from tqdm.auto import tqdm
+
+from . import layout as lay
+from ._data import check_dataset, check_inputs, encode_targets
+from .initializers import INITIALIZERS
+from .kernels import codes
+from .kernels.epochs import loss_rows, predict_rows, train_minibatch, train_per_sample
+
+HIDDEN_ACTIVATIONS = {
+    "identity": codes.IDENTITY,
+    "sigmoid": codes.SIGMOID,
+    "tanh": codes.TANH,
+    "relu": codes.RELU,
+}
+OUTPUT_ACTIVATIONS = {
+    "sigmoid": codes.SIGMOID,
+    "softmax": codes.SOFTMAX,
+    "identity": codes.IDENTITY,
+}
+LOSSES = {
+    "cross_entropy": codes.CROSS_ENTROPY,
+    "binary_cross_entropy": codes.BINARY_CROSS_ENTROPY,
+    "squared_error": codes.SQUARED_ERROR,
+}
+# Each output's natural loss, and each loss's natural output; the first pair of each is used
+# when neither is given.
+DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
+                "identity": "squared_error"}
+DEFAULT_OUTPUT = {loss: output for output, loss in DEFAULT_LOSS.items()}
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+# Work per compiled call, in multiply-adds: a few milliseconds, so progress bars move and
+# Python regains control often, while call overhead stays well under 1%.
+CHUNK_MULTIPLY_ADDS = 2**25
+PREDICT_CHUNK_ROWS = 1024
+
+
+def _choose(kind, name, options):
+    if name not in options:
+        raise ValueError(f"unknown {kind} {name!r}; choose from {', '.join(map(repr, options))}.")
+    return name
+
+
+def _output_and_loss(output, loss, n_outputs):
+    """Resolve ``output`` and ``loss`` from each other, and refuse pairs with no gradient here."""
+    if output is None and loss is None:
+        output = "sigmoid" if n_outputs == 1 else "softmax"
+    if output is None:
+        output = DEFAULT_OUTPUT[_choose("loss", loss, LOSSES)]
+    _choose("output activation", output, OUTPUT_ACTIVATIONS)
+    loss = DEFAULT_LOSS[output] if loss is None else _choose("loss", loss, LOSSES)
+    if loss != "squared_error" and DEFAULT_OUTPUT[loss] != output:
+        raise ValueError(f"loss {loss!r} needs a {DEFAULT_OUTPUT[loss]!r} output, not {output!r}.")
+    if output == "softmax" and n_outputs < 2:
+        raise ValueError("a softmax output needs at least 2 units; use 'sigmoid' for one.")
+    return output, loss
+
+
+def _check_dtype(dtype):
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = dtype
+    return DTYPES[_choose("dtype", name, DTYPES)]
+
+
+def _check_sizes(sizes):
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and n > 0 for n in sizes):
+        raise ValueError(f"sizes must list at least 2 positive layer widths, got {sizes!r}.")
+    return [int(n) for n in sizes]
+
+
+class Network:
+    """A fully-connected network trained by SGD, one sample (or mini-batch) at a time.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Layer widths from input to output, e.g. ``[784, 128, 64, 10]``.
+    activation : str or list of str
+        Hidden-layer activation (``"identity"``, ``"sigmoid"``, ``"tanh"``, ``"relu"``), one
+        name for every hidden layer or a list with one per hidden layer.
+    output : {"softmax", "sigmoid", "identity"}, optional
+        Output activation; by default the one that suits ``loss``, else softmax for several
+        outputs and sigmoid for one.
+    loss : {"cross_entropy", "binary_cross_entropy", "squared_error"}, optional
+        By default the one that suits ``output``. Squared error is ``0.5 * (a - y) ** 2``
+        summed over outputs.
+    lr : float
+        Learning rate. A mini-batch step uses the batch's mean gradient.
+    epochs : int
+        Passes over the data per ``fit`` call.
+    batch_size : int or None
+        1 is per-sample SGD, as in the articles; ``None`` (or any size at least the number of
+        samples) is full-batch gradient descent.
+    shuffle : bool
+        Visit the samples in a new random order each epoch, else in the given order.
+    seed : int or None
+        Seeds one NumPy Generator for the initial weights and every shuffle: the same seed and
+        data give bit-identical weights.
+    dtype : {"float64", "float32"}
+    init : {"glorot", "he", "normal", "scaled_normal", "uniform"}
+        Initial weights, drawn in the constructor (see ``fastnn.initializers``).
+    verbose : bool
+        Show a progress bar with the running loss while fitting.
+
+    Attributes
+    ----------
+    params : ndarray
+        The flat parameter vector: each layer's weights (row-major) then its biases.
+    weights, biases : list of ndarray
+        Writable views into ``params``, shapes ``(n_out, n_in)`` and ``(n_out,)``.
+    history : dict of lists
+        Per epoch: ``loss`` (mean training loss over the epoch, each sample's loss taken just
+        before its update), ``seconds`` (training time), the ``metric`` when one is asked for,
+        and ``val_loss`` plus ``val_accuracy`` or ``val_r2`` when validation data is given.
+    """
+
+    def __init__(self, sizes, activation="sigmoid", output=None, loss=None, lr=0.1, epochs=10,
+                 batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
+                 verbose=False):
+        self._sizes = _check_sizes(sizes)
+        n_hidden = len(self._sizes) - 2
+        hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(hidden) != n_hidden:
+            raise ValueError(f"activation lists {len(hidden)} names for {n_hidden} hidden layers.")
+        for name in hidden:
+            _choose("activation", name, HIDDEN_ACTIVATIONS)
+        self._activation = activation
+        self._output, self._loss = _output_and_loss(output, loss, self._sizes[-1])
+        self._dtype = _check_dtype(dtype)
+        self._init = _choose("init", init, INITIALIZERS)
+        self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
+        self.shuffle, self.verbose, self.seed = shuffle, verbose, seed
+        self._check_settings()
+
+        activation_codes = [HIDDEN_ACTIVATIONS[name] for name in hidden]
+        activation_codes.append(OUTPUT_ACTIVATIONS[self._output])
+        self._layout = lay.layer_table(self._sizes, activation_codes)
+        self._params = np.empty(lay.n_params(self._layout), dtype=self._dtype)
+        self.weights = lay.weight_views(self._params, self._layout)
+        self.biases = lay.bias_views(self._params, self._layout)
+        self._rng = np.random.default_rng(seed)
+        for weights, biases in zip(self.weights, self.biases):
+            weights[...], biases[...] = INITIALIZERS[init](self._rng, *weights.shape[::-1])
+        self.history = {"loss": [], "seconds": []}
+
+    sizes = property(lambda self: list(self._sizes), doc="Layer widths, input to output.")
+    activation = property(lambda self: self._activation, doc="Hidden-layer activation(s).")
+    output = property(lambda self: self._output, doc="Output-layer activation.")
+    loss = property(lambda self: self._loss, doc="Training loss.")
+    dtype = property(lambda self: np.dtype(self._dtype), doc="Parameter and compute dtype.")
+    init = property(lambda self: self._init, doc="Initialisation scheme used.")
+    params = property(lambda self: self._params, doc="The flat parameter vector (writable).")
+
+    def __repr__(self):
+        return (f"Network({self._sizes}, activation={self._activation!r}, "
+                f"output={self._output!r}, loss={self._loss!r}, lr={self.lr}, "
+                f"epochs={self.epochs}, batch_size={self.batch_size}, dtype={self.dtype.name!r})")
+
+    @property
+    def is_classifier(self):
+        """True for softmax and sigmoid outputs, which are trained on class labels."""
+        return self._output != "identity"
+
+    def _check_settings(self):
+        """Refuse training settings that cannot work, before anything is changed."""
+        if not (isinstance(self.lr, (int, float, np.number)) and np.isfinite(self.lr)
+                and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}.")
+        if not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}.")
+        if self.batch_size is not None and not (
+                isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer or None, "
+                             f"got {self.batch_size!r}.")
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, y, validation_data=None, target=None, metric=None):
+        """Train for ``epochs`` passes over ``(X, y)``, starting from the current weights.
+
+        ``y`` holds class labels ``0 .. n_classes - 1`` for softmax and sigmoid outputs (one
+        sigmoid unit: labels 0 and 1) and values for an identity output. With ``target``,
+        training stops after the first epoch whose training ``metric`` (``"accuracy"``,
+        ``"roc_auc"`` or ``"r2"``; by default accuracy for classifiers, r2 otherwise) reaches
+        it. Every argument is checked before any weight changes. Returns ``self``.
+        """
+        self._check_settings()
+        X, y = self._dataset(X, y)
+        validation = None if validation_data is None else self._dataset(*validation_data)
+        if metric is None and target is not None:
+            metric = "accuracy" if self.is_classifier else "r2"
+        if metric is not None:
+            self._check_metric(metric, y)
+        targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
+        epoch_runner = _EpochRunner(self, X, targets)
+        with tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose,
+                  leave=False) as bar:
+            for _ in range(self.epochs):
+                order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+                loss, seconds = epoch_runner.run(order, bar)
+                self.history["loss"].append(loss)
+                self.history["seconds"].append(seconds)
+                if validation is not None:
+                    self._record("val_loss", self._mean_loss(*validation))
+                    val_metric = "accuracy" if self.is_classifier else "r2"
+                    self._record("val_" + val_metric, self._metric(val_metric, *validation))
+                if metric is not None:
+                    self._record(metric, self._metric(metric, X, y))
+                    if target is not None and self.history[metric][-1] >= target:
+                        break
+        return self
+
+    def _dataset(self, X, y):
+        return check_dataset(X, y, self._sizes[0], self._output, self._sizes[-1], self._dtype)
+
+    def _record(self, key, value):
+        self.history.setdefault(key, []).append(value)
+
+    def _check_metric(self, metric, y):
+        allowed = ("accuracy", "roc_auc") if self.is_classifier else ("r2",)
+        _choose(f"metric for a {self._output} output", metric, allowed)
+        if metric == "roc_auc" and np.unique(y).size < 2:
+            raise ValueError("roc_auc needs at least two classes in y.")
+
+    def _metric(self, name, X, y):
+        if name == "accuracy":
+            return float(accuracy_score(y, self.predict(X)))
+        if name == "r2":
+            return float(r2_score(y, self.predict(X)))
+        proba = self.predict_proba(X)
+        if proba.shape[1] == 1:
+            return float(roc_auc_score(y, proba[:, 0]))
+        present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
+        return float(roc_auc_score(label_binarize(y, classes=present), proba[:, present]))
+
+    def _mean_loss(self, X, y):
+        targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
+        z, a, delta = (np.empty(PREDICT_CHUNK_ROWS * lay.n_units(self._layout), self._dtype)
+                       for _ in range(3))
+        return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
+                         z, a, delta) / len(X)
+
+    # ---------------------------------------------------------------- prediction
+
+    def predict_proba(self, X):
+        """Output-layer activations, shape ``(n_samples, n_outputs)``: class probabilities
+        for a softmax output, per-unit probabilities for sigmoid outputs."""
+        X = check_inputs(X, self._sizes[0], self._dtype)
+        out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
+        z, a = (np.empty(PREDICT_CHUNK_ROWS * lay.n_units(self._layout), self._dtype)
+                for _ in range(2))
+        predict_rows(self._params, self._layout, X, z, a, out)
+        return out
+
+    def predict(self, X):
+        """Class labels (the most probable class; 0/1 for one sigmoid unit) or, for an
+        identity output, the predicted values (1-D for a single output)."""
+        out = self.predict_proba(X)
+        if self._output == "identity":
+            return out[:, 0] if out.shape[1] == 1 else out
+        if out.shape[1] == 1:
+            return (out[:, 0] >= 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def score(self, X, y):
+        """Accuracy for classifiers, the coefficient of determination R² otherwise."""
+        X, y = self._dataset(X, y)
+        return self._metric("accuracy" if self.is_classifier else "r2", X, y)
+
+
+class _EpochRunner:
+    """Work buffers and chunking for one ``fit`` call's epochs, allocated once."""
+
+    def __init__(self, network, X, targets):
+        self.network, self.X, self.targets = network, X, targets
+        table, dtype = network._layout, network._params.dtype
+        n_samples, n_units = len(X), lay.n_units(table)
+        batch = n_samples if network.batch_size is None else min(network.batch_size, n_samples)
+        self.batch_size = batch
+        self.lr = dtype.type(network.lr)
+        self.loss_code = LOSSES[network.loss]
+        self.z, self.a, self.delta = (np.empty(batch * n_units, dtype) for _ in range(3))
+        if batch > 1:
+            staged = 0 if batch == n_samples else batch  # a whole-data batch is used in place
+            self.X_batch = np.empty((staged, X.shape[1]), dtype)
+            self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
+            self.grad = np.empty_like(network._params)
+        work_per_sample = 3 * network._params.size
+        batches_per_chunk = max(1, CHUNK_MULTIPLY_ADDS // (work_per_sample * batch))
+        self.chunk = batches_per_chunk * batch
+
+    def run(self, order, bar):
+        """One epoch over ``X[order]``; returns the mean sample loss and the seconds spent."""
+        net = self.network
+        total_loss, seconds = 0.0, 0.0
+        for start in range(0, len(order), self.chunk):
+            rows = order[start:start + self.chunk]
+            began = time.perf_counter()
+            if self.batch_size == 1:
+                total_loss += train_per_sample(
+                    net._params, net._layout, self.X, self.targets, rows, self.lr,
+                    self.loss_code, self.z, self.a, self.delta)
+            else:
+                total_loss += train_minibatch(
+                    net._params, net._layout, self.X, self.targets, rows, self.lr,
+                    self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
+                    self.z, self.a, self.delta, self.grad)
+            seconds += time.perf_counter() - began
+            bar.update(len(rows))
+            bar.set_postfix(loss=f"{total_loss / (start + len(rows)):.4g}", refresh=False)
+        return total_loss / len(order), seconds

@@ -1,0 +1,52 @@
+"""Central finite differences of the compiled loss confirm the compiled gradient."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fastnn import Network
+from fastnn.kernels.epochs import batch_gradient, loss_rows
+from fastnn.layout import n_units
+from fastnn.network import LOSSES
+
+from .test_oracle import make_data
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
+OUTPUTS = [  # (n_outputs, output, loss)
+    (3, "softmax", "cross_entropy"),
+    (1, "sigmoid", "binary_cross_entropy"),
+    (3, "sigmoid", "binary_cross_entropy"),
+    (2, "identity", "squared_error"),
+    (3, "sigmoid", "squared_error"),
+    (3, "softmax", "squared_error"),
+]
+
+
+def mean_loss(net, X, Y):
+    buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
+    return loss_rows(net.params, net._layout, X, Y, LOSSES[net.loss], *buffers) / len(X)
+
+
+@pytest.mark.parametrize("activation, n_outputs, output, loss",
+                         [(hidden, *out) for hidden, out in itertools.product(HIDDEN, OUTPUTS)])
+def test_gradient_matches_central_differences(rng, activation, n_outputs, output, loss):
+    sizes = [4, 6, 5, n_outputs]
+    X, _, Y = make_data(rng, sizes, output, n=8)
+    net = Network(sizes, activation=activation, output=output, loss=loss, seed=1, init="normal")
+    buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
+    grad = np.empty_like(net.params)
+    batch_gradient(net.params, net._layout, X, Y, LOSSES[loss], *buffers, grad)
+
+    step = 1e-6
+    numeric = np.empty_like(grad)
+    for k in range(net.params.size):
+        original = net.params[k]
+        net.params[k] = original + step
+        upper = mean_loss(net, X, Y)
+        net.params[k] = original - step
+        lower = mean_loss(net, X, Y)
+        net.params[k] = original
+        numeric[k] = (upper - lower) / (2 * step)
+    assert np.abs(grad).max() > 1e-3  # a vanishing gradient would make the check vacuous
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)

@@ -1,0 +1,221 @@
+"""The Network class as a user drives it: API contract, determinism, stability, bad input."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import fastnn.network
+from fastnn import Network
+
+
+@pytest.fixture
+def blobs():
+    X, y = make_blobs(400, centers=3, n_features=5, random_state=0)
+    return X, y
+
+
+def test_weights_and_biases_are_views_into_params():
+    net = Network([5, 4, 3], seed=0)
+    assert [w.shape for w in net.weights] == [(4, 5), (3, 4)]
+    assert [b.shape for b in net.biases] == [(4,), (3,)]
+    assert net.params.size == 4 * 5 + 4 + 3 * 4 + 3
+    net.weights[1][2, 3] = 7.0
+    net.biases[0][1] = -2.0
+    assert net.params[4 * 5 + 4 + 2 * 4 + 3] == 7.0
+    assert net.params[4 * 5 + 1] == -2.0
+
+
+def test_fit_learns_and_reports_history(blobs):
+    X, y = blobs
+    net = Network([5, 8, 3], lr=0.05, epochs=5, seed=0)
+    assert net.fit(X, y, validation_data=(X[:100], y[:100])) is net
+    assert set(net.history) == {"loss", "seconds", "val_loss", "val_accuracy"}
+    assert all(len(values) == 5 for values in net.history.values())
+    assert net.history["loss"][-1] < net.history["loss"][0]
+    assert net.score(X, y) > 0.95
+    proba = net.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=1))
+
+
+def test_fit_continues_from_current_weights(blobs):
+    X, y = blobs
+    twice = Network([5, 8, 3], epochs=1, seed=0).fit(X, y).fit(X, y)
+    once = Network([5, 8, 3], epochs=2, seed=0).fit(X, y)
+    np.testing.assert_array_equal(twice.params, once.params)
+    assert len(twice.history["loss"]) == 2
+
+
+def test_same_seed_gives_bit_identical_weights(blobs):
+    X, y = blobs
+    first, second = (Network([5, 8, 3], epochs=3, seed=7).fit(X, y) for _ in range(2))
+    np.testing.assert_array_equal(first.params, second.params)
+    third = Network([5, 8, 3], epochs=3, seed=8).fit(X, y)
+    assert not np.array_equal(first.params, third.params)
+
+
+def test_shuffle_false_trains_in_the_given_order(blobs):
+    X, y = blobs
+    ordered = Network([5, 8, 3], epochs=1, seed=0, shuffle=False).fit(X, y)
+    reversed_ = Network([5, 8, 3], epochs=1, seed=0, shuffle=False).fit(X[::-1], y[::-1])
+    assert not np.array_equal(ordered.params, reversed_.params)
+
+
+def test_epoch_split_into_many_kernel_calls_gives_the_same_weights(blobs, monkeypatch):
+    X, y = blobs
+    for batch_size in (1, 16):
+        whole = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
+        monkeypatch.setattr(fastnn.network, "CHUNK_MULTIPLY_ADDS", 1)  # one batch per call
+        chunked = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(whole.params, chunked.params)
+
+
+def test_target_stops_training_early():
+    X, y = make_blobs(300, centers=2, random_state=1)
+    net = Network([2, 3, 1], lr=0.1, epochs=50, seed=0)
+    net.fit(X, y, target=0.975, metric="roc_auc")
+    assert len(net.history["roc_auc"]) < 50
+    assert net.history["roc_auc"][-1] >= 0.975
+    assert all(score < 0.975 for score in net.history["roc_auc"][:-1])
+
+
+def test_regression_with_identity_output(rng):
+    X = rng.normal(size=(500, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+    net = Network([3, 8, 1], activation="tanh", output="identity", lr=0.01, epochs=20, seed=0)
+    assert net.loss == "squared_error"
+    assert net.fit(X, y).score(X, y) > 0.95
+    assert net.predict(X).shape == (500,)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32, None])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("activation, output", [("sigmoid", "softmax"), ("tanh", "sigmoid")])
+def test_huge_inputs_train_without_warnings(blobs, activation, output, batch_size, dtype):
+    # pytest runs with warnings as errors (pyproject.toml), so any overflow warning fails here.
+    X, y = blobs
+    y = y % 2 if output == "sigmoid" else y
+    n_out = 1 if output == "sigmoid" else 3
+    net = Network([5, 6, n_out], activation=activation, output=output, epochs=2, seed=0,
+                  batch_size=batch_size, dtype=dtype, init="normal")
+    net.fit(X * 1e4, y, validation_data=(X * 1e4, y))
+    assert np.isfinite(net.params).all()
+    assert np.isfinite(net.history["loss"]).all() and np.isfinite(net.history["val_loss"]).all()
+    assert np.isfinite(net.predict_proba(X * 1e4)).all()
+
+
+@pytest.mark.parametrize("init", ["normal", "scaled_normal", "uniform", "glorot", "he"])
+def test_every_init_scheme_is_seeded(init):
+    first, second = (Network([20, 30, 4], init=init, seed=5) for _ in range(2))
+    np.testing.assert_array_equal(first.params, second.params)
+    assert np.abs(first.weights[0]).max() > 0
+
+
+def test_float32_network_starts_from_the_float64_values():
+    wide = Network([6, 5, 2], seed=2, dtype="float64")
+    narrow = Network([6, 5, 2], seed=2, dtype=np.float32)
+    assert narrow.params.dtype == np.float32
+    np.testing.assert_array_equal(narrow.params, wide.params.astype(np.float32))
+
+
+@pytest.mark.parametrize("output, loss, expected", [
+    (None, None, ("softmax", "cross_entropy")),
+    ("sigmoid", None, ("sigmoid", "binary_cross_entropy")),
+    ("identity", None, ("identity", "squared_error")),
+    (None, "squared_error", ("identity", "squared_error")),
+    (None, "binary_cross_entropy", ("sigmoid", "binary_cross_entropy")),
+    ("softmax", "squared_error", ("softmax", "squared_error")),
+])
+def test_output_and_loss_default_from_each_other(output, loss, expected):
+    net = Network([4, 3, 3], output=output, loss=loss)
+    assert (net.output, net.loss) == expected
+
+
+BAD_CONSTRUCTION = [
+    (dict(sizes=[4]), "sizes"),
+    (dict(sizes=[4, 0, 2]), "sizes"),
+    (dict(activation="sigmoidd"), "unknown activation 'sigmoidd'"),
+    (dict(activation="softmax"), "unknown activation 'softmax'"),
+    (dict(activation=["relu"]), "1 names for 2 hidden layers"),
+    (dict(output="tanh"), "unknown output activation 'tanh'"),
+    (dict(loss="hinge"), "unknown loss 'hinge'"),
+    (dict(output="identity", loss="cross_entropy"), "needs a 'softmax' output"),
+    (dict(output="softmax", loss="binary_cross_entropy"), "needs a 'sigmoid' output"),
+    (dict(dtype="float16"), "unknown dtype 'float16'"),
+    (dict(dtype="floaty"), "unknown dtype 'floaty'"),
+    (dict(init="zeros"), "unknown init 'zeros'"),
+    (dict(lr=-1.0), "lr must be"),
+    (dict(lr=float("nan")), "lr must be"),
+    (dict(epochs=-1), "epochs must be"),
+    (dict(batch_size=0), "batch_size must be"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_CONSTRUCTION)
+def test_bad_construction_is_refused(kwargs, message):
+    kwargs = {"sizes": [4, 3, 3, 3], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        Network(**kwargs)
+
+
+def test_softmax_needs_two_units():
+    with pytest.raises(ValueError, match="at least 2 units"):
+        Network([4, 1], output="softmax")
+
+
+def _bad_fits(X, y):
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    y_nan = y.astype(float)
+    y_nan[5] = np.nan
+    return [
+        ((X_nan, y), {}, "X contains NaN"),
+        ((X_inf, y), {}, "X contains infinity"),
+        ((X, y_nan), {}, "y contains NaN"),
+        ((X[:, :4], y), {}, "X has 4 features, but the network's input layer takes 5"),
+        ((X, np.where(y == 2, 3, y)), {}, "label 3"),
+        ((X, y - 1), {}, "label -1"),
+        ((X, y + 0.5), {}, r"label \d\.5"),
+        ((X, np.array(["a"] * len(y))), {}, "integer class labels"),
+        ((X[:0], y[:0]), {}, "0 sample"),
+        ((X, y[:-1]), {}, "inconsistent numbers of samples"),
+        ((X, y), {"validation_data": (X[:, :2], y)}, "X has 2 features"),
+        ((X, y), {"metric": "r2"}, "unknown metric"),
+        ((X, y), {"target": 0.9, "metric": "f1"}, "unknown metric"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_bad_fit_input_is_refused_and_nothing_changes(blobs, case):
+    X, y = blobs
+    args, kwargs, message = _bad_fits(X, y)[case]
+    net = Network([5, 8, 3], epochs=2, seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=message):
+        net.fit(*args, **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+    assert net.history == {"loss": [], "seconds": []}
+
+
+def test_sigmoid_output_takes_labels_zero_and_one_only(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="label 2"):
+        Network([5, 3, 1]).fit(X, y)
+
+
+def test_bad_setting_changed_after_construction_is_refused(blobs):
+    net = Network([5, 8, 3])
+    net.lr = 0
+    with pytest.raises(ValueError, match="lr must be"):
+        net.fit(*blobs)
+
+
+def test_callers_arrays_are_not_modified(blobs):
+    X, y = blobs
+    X_before, y_before = X.copy(), y.copy()
+    Network([5, 8, 3], epochs=1, seed=0).fit(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
