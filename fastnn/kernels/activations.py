@@ -12,11 +12,13 @@ from .codes import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 
 @kernel
 def sigmoid(x):
-    """Logistic function, split on the sign of ``x`` so ``exp`` never overflows."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    """Logistic function, split on the sign of ``x`` so ``exp`` never overflows.
+
+    Both halves share ``exp(-|x|)``, so the split is a select, not a branch.
+    """
+    e = math.exp(-abs(x))
+    positive = 1.0 / (1.0 + e)
+    return positive if x >= 0.0 else e * positive
 
 
 @kernel
