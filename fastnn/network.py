@@ -208,6 +208,7 @@ class Network:
             self._check_metric(metric, y)
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
         epoch_runner = _EpochRunner(self, X, targets)
+        val_metric = "val_accuracy" if self.is_classifier else "val_r2"
         with tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose,
                   leave=False) as bar:
             for _ in range(self.epochs):
@@ -217,8 +218,7 @@ class Network:
                 self.history["seconds"].append(seconds)
                 if validation is not None:
                     self._record("val_loss", self._mean_loss(*validation))
-                    val_metric = "accuracy" if self.is_classifier else "r2"
-                    self._record("val_" + val_metric, self._metric(val_metric, *validation))
+                    self._record(val_metric, self._metric(val_metric[4:], *validation))
                 if metric is not None:
                     self._record(metric, self._metric(metric, X, y))
                     if target is not None and self.history[metric][-1] >= target:
@@ -248,12 +248,15 @@ class Network:
         present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
         return float(roc_auc_score(label_binarize(y, classes=present), proba[:, present]))
 
+    def _chunk_buffers(self, count):
+        """``count`` batch buffers for forwarding ``PREDICT_CHUNK_ROWS`` rows at a time."""
+        size = PREDICT_CHUNK_ROWS * lay.n_units(self._layout)
+        return [np.empty(size, self._dtype) for _ in range(count)]
+
     def _mean_loss(self, X, y):
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
-        z, a, delta = (np.empty(PREDICT_CHUNK_ROWS * lay.n_units(self._layout), self._dtype)
-                       for _ in range(3))
         return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
-                         z, a, delta) / len(X)
+                         *self._chunk_buffers(3)) / len(X)
 
     # ---------------------------------------------------------------- prediction
 
@@ -262,9 +265,7 @@ class Network:
         for a softmax output, per-unit probabilities for sigmoid outputs."""
         X = check_inputs(X, self._sizes[0], self._dtype)
         out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
-        z, a = (np.empty(PREDICT_CHUNK_ROWS * lay.n_units(self._layout), self._dtype)
-                for _ in range(2))
-        predict_rows(self._params, self._layout, X, z, a, out)
+        predict_rows(self._params, self._layout, X, *self._chunk_buffers(2), out)
         return out
 
     def predict(self, X):

@@ -6,7 +6,6 @@ import pytest
 from fastnn import Network
 
 from . import naive
-from .conftest import one_hot, oracle_activations, oracle_copy
 
 # (sizes, hidden activation, output, loss). The first layer's 10 rows exercise both the
 # four-row blocks and the leftover rows of the fused update-and-forward kernel.
@@ -18,6 +17,26 @@ CASES = [
     ([13, 10, 7, 3], "identity", "softmax", "squared_error"),
     ([13, 10, 4], "sigmoid", "sigmoid", "squared_error"),
 ]
+
+
+def oracle_copy(net):
+    """The network's parameters as the oracle's lists of independent arrays, in float64."""
+    weights = [w.astype(np.float64) for w in net.weights]
+    biases = [b.astype(np.float64) for b in net.biases]
+    return weights, biases
+
+
+def oracle_activations(net):
+    hidden = net.activation
+    if isinstance(hidden, str):
+        hidden = [hidden] * (len(net.sizes) - 2)
+    return list(hidden) + [net.output]
+
+
+def one_hot(y, n_outputs):
+    if n_outputs == 1:
+        return y.reshape(-1, 1).astype(np.float64)
+    return np.eye(n_outputs)[y]
 
 
 def make_data(rng, sizes, output, n=500):
