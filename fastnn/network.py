@@ -209,8 +209,7 @@ class Network:
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
         epoch_runner = _EpochRunner(self, X, targets)
         val_metric = "val_accuracy" if self.is_classifier else "val_r2"
-        with tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose,
-                  leave=False) as bar:
+        with tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar:
             for _ in range(self.epochs):
                 order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
                 loss, seconds = epoch_runner.run(order, bar)

@@ -219,3 +219,17 @@ def test_callers_arrays_are_not_modified(blobs):
     Network([5, 8, 3], epochs=1, seed=0).fit(X, y)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
+
+
+def test_verbose_shows_a_progress_bar_with_the_running_loss(blobs, capsys):
+    Network([5, 8, 3], epochs=2, seed=0, verbose=True).fit(*blobs)
+    err = capsys.readouterr().err
+    assert "800/800" in err and "loss=" in err
+
+
+def test_single_sigmoid_unit_predicts_zero_one_labels():
+    X, y = make_blobs(200, centers=2, random_state=3)
+    net = Network([2, 4, 1], lr=0.1, epochs=5, seed=0).fit(X, y)
+    assert net.predict_proba(X).shape == (200, 1)
+    assert set(np.unique(net.predict(X))) <= {0, 1}
+    assert net.score(X, y) > 0.9
