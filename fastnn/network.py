@@ -44,7 +44,9 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 # Work per compiled call, in multiply-adds: a few milliseconds, so progress bars move and
 # Python regains control often, while call overhead stays well under 1%.
 CHUNK_MULTIPLY_ADDS = 2**25
-PREDICT_CHUNK_ROWS = 1024
+# Rows forwarded together in prediction and in batches too big for one pass: large enough
+# for efficient matrix products, small enough that the work buffers stay a few megabytes.
+BLOCK_ROWS = 1024
 
 
 def _choose(kind, name, options):
@@ -247,15 +249,15 @@ class Network:
         present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
         return float(roc_auc_score(label_binarize(y, classes=present), proba[:, present]))
 
-    def _chunk_buffers(self, count):
-        """``count`` batch buffers for forwarding ``PREDICT_CHUNK_ROWS`` rows at a time."""
-        size = PREDICT_CHUNK_ROWS * lay.n_units(self._layout)
+    def _block_buffers(self, count, rows=BLOCK_ROWS):
+        """``count`` work buffers, each holding every layer's units for ``rows`` samples."""
+        size = rows * lay.n_units(self._layout)
         return [np.empty(size, self._dtype) for _ in range(count)]
 
     def _mean_loss(self, X, y):
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
         return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
-                         *self._chunk_buffers(3)) / len(X)
+                         *self._block_buffers(3)) / len(X)
 
     # ---------------------------------------------------------------- prediction
 
@@ -264,7 +266,7 @@ class Network:
         for a softmax output, per-unit probabilities for sigmoid outputs."""
         X = check_inputs(X, self._sizes[0], self._dtype)
         out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
-        predict_rows(self._params, self._layout, X, *self._chunk_buffers(2), out)
+        predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
         return out
 
     def predict(self, X):
@@ -288,18 +290,17 @@ class _EpochRunner:
 
     def __init__(self, network, X, targets):
         self.network, self.X, self.targets = network, X, targets
-        table, dtype = network._layout, network._params.dtype
-        n_samples, n_units = len(X), lay.n_units(table)
+        dtype, n_samples = network._params.dtype, len(X)
         batch = n_samples if network.batch_size is None else min(network.batch_size, n_samples)
         self.batch_size = batch
         self.lr = dtype.type(network.lr)
         self.loss_code = LOSSES[network.loss]
-        self.z, self.a, self.delta = (np.empty(batch * n_units, dtype) for _ in range(3))
+        self.z, self.a, self.delta = network._block_buffers(3, rows=min(batch, BLOCK_ROWS))
         if batch > 1:
             staged = 0 if batch == n_samples else batch  # a whole-data batch is used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
             self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
-            self.grad = np.empty_like(network._params)
+            self.grad, self.block_grad = (np.empty_like(network._params) for _ in range(2))
         work_per_sample = 3 * network._params.size
         batches_per_chunk = max(1, CHUNK_MULTIPLY_ADDS // (work_per_sample * batch))
         self.chunk = batches_per_chunk * batch
@@ -319,7 +320,7 @@ class _EpochRunner:
                 total_loss += train_minibatch(
                     net._params, net._layout, self.X, self.targets, rows, self.lr,
                     self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
-                    self.z, self.a, self.delta, self.grad)
+                    self.z, self.a, self.delta, self.grad, self.block_grad)
             seconds += time.perf_counter() - began
             bar.update(len(rows))
             bar.set_postfix(loss=f"{total_loss / (start + len(rows)):.4g}", refresh=False)

@@ -35,8 +35,8 @@ def test_gradient_matches_central_differences(rng, activation, n_outputs, output
     X, _, Y = make_data(rng, sizes, output, n=8)
     net = Network(sizes, activation=activation, output=output, loss=loss, seed=1, init="normal")
     buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
-    grad = np.empty_like(net.params)
-    batch_gradient(net.params, net._layout, X, Y, LOSSES[loss], *buffers, grad)
+    grad, block_grad = np.empty_like(net.params), np.empty_like(net.params)
+    batch_gradient(net.params, net._layout, X, Y, LOSSES[loss], *buffers, grad, block_grad)
 
     step = 1e-6
     numeric = np.empty_like(grad)

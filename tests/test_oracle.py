@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import fastnn.network
 from fastnn import Network
 
 from . import naive
@@ -89,3 +90,13 @@ def test_per_sample_epoch_is_not_the_mean_gradient_step():
     per_sample, *_ = train_both(np.random.default_rng(0), *CASES[0], batch_size=1)
     full_batch, *_ = train_both(np.random.default_rng(0), *CASES[0], batch_size=None)
     assert np.abs(per_sample.params - full_batch.params).max() > 1e-3
+
+
+@pytest.mark.parametrize("batch_size", [None, 200])
+def test_batches_larger_than_the_work_buffers_match_oracle(rng, monkeypatch, batch_size):
+    """Batches bigger than BLOCK_ROWS are summed a block at a time: same mean gradient."""
+    monkeypatch.setattr(fastnn.network, "BLOCK_ROWS", 64)
+    net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size)
+    for ours, theirs in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)

@@ -36,6 +36,13 @@ def layer_block(buffer, row, n_rows):
 
 
 @kernel
+def buffer_rows(buffer, layout):
+    """How many samples' units a batch buffer holds."""
+    last = layout[layout.shape[0] - 1]
+    return buffer.size // (last[UNIT_START] + last[N_OUT])
+
+
+@kernel
 def affine(weights, bias, x, out):
     """``out = W @ x + b`` for one sample."""
     for j in range(weights.shape[0]):

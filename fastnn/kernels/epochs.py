@@ -9,11 +9,12 @@ import numpy as np
 
 from ..config import kernel
 from .activations import activate, scale_by_derivative
-from .codes import ACTIVATION, N_OUT, UNIT_START
+from .codes import ACTIVATION
 from .dense import (
     affine,
     affine_rows,
     backprop_sgd_update,
+    buffer_rows,
     layer_block,
     layer_params,
     layer_units,
@@ -99,11 +100,11 @@ def forward_rows(params, layout, X, z, a):
 
 
 @kernel
-def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad):
-    """Mean gradient of the loss over the rows of ``X`` into ``grad``; returns the summed loss.
+def block_gradient(params, layout, X, Y, loss_code, scale, z, a, delta, grad):
+    """Gradient of ``scale`` times the summed loss over the rows of ``X`` into ``grad``.
 
-    ``grad`` has the layout of ``params``; ``z``, ``a`` and ``delta`` are batch buffers of at
-    least ``len(X) * n_units`` elements.
+    Returns the (unscaled) summed loss. ``grad`` has the layout of ``params``; the batch
+    buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
     """
     n_rows, n_layers = X.shape[0], layout.shape[0]
     forward_rows(params, layout, X, z, a)
@@ -113,7 +114,7 @@ def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad):
     total_loss = 0.0
     for r in range(n_rows):
         total_loss += loss_and_delta(
-            z_out[r], a_out[r], Y[r], out_row[ACTIVATION], loss_code, d_out[r], 1.0 / n_rows
+            z_out[r], a_out[r], Y[r], out_row[ACTIVATION], loss_code, d_out[r], scale
         )
     for layer in range(n_layers - 1, -1, -1):
         row = layout[layer]
@@ -135,8 +136,31 @@ def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad):
 
 
 @kernel
+def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad, block_grad):
+    """Mean gradient of the loss over the rows of ``X`` into ``grad``; returns the summed loss.
+
+    A batch larger than the buffers (full-batch training on a large data set) is taken a
+    block of rows at a time, the blocks' gradients summed through ``block_grad``, so memory
+    stays bounded whatever the batch size.
+    """
+    n_rows = X.shape[0]
+    block = buffer_rows(z, layout)
+    if n_rows <= block:
+        return block_gradient(params, layout, X, Y, loss_code, 1.0 / n_rows, z, a, delta, grad)
+    grad[:] = 0.0
+    total_loss = 0.0
+    for start in range(0, n_rows, block):
+        total_loss += block_gradient(
+            params, layout, X[start : start + block], Y[start : start + block], loss_code,
+            1.0 / n_rows, z, a, delta, block_grad,
+        )
+        grad += block_grad
+    return total_loss
+
+
+@kernel
 def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_batch, Y_batch,
-                    z, a, delta, grad):
+                    z, a, delta, grad, block_grad):
     """Mini-batch SGD over ``X[order]`` in consecutive batches; returns the summed loss.
 
     Each step moves the parameters by ``lr`` times the mean gradient of its batch (the last
@@ -153,7 +177,9 @@ def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_ba
                 X_batch[r] = X[rows[r]]
                 Y_batch[r] = Y[rows[r]]
             inputs, targets = X_batch[:n_rows], Y_batch[:n_rows]
-        total_loss += batch_gradient(params, layout, inputs, targets, loss_code, z, a, delta, grad)
+        total_loss += batch_gradient(
+            params, layout, inputs, targets, loss_code, z, a, delta, grad, block_grad
+        )
         for k in range(params.size):
             params[k] -= lr * grad[k]
     return total_loss
@@ -163,11 +189,10 @@ def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_ba
 def predict_rows(params, layout, X, z, a, out):
     """Output-layer activations for every row of ``X`` into ``out``, a chunk of rows at a time.
 
-    ``z`` and ``a`` are batch buffers sized for ``chunk = len(z) // n_units`` rows, so memory
-    stays bounded however many rows are predicted.
+    Memory stays bounded by the batch buffers ``z`` and ``a`` however many rows are predicted.
     """
     out_row = layout[layout.shape[0] - 1]
-    chunk = z.size // (out_row[UNIT_START] + out_row[N_OUT])
+    chunk = buffer_rows(z, layout)
     for start in range(0, X.shape[0], chunk):
         inputs = X[start : start + chunk]
         forward_rows(params, layout, inputs, z, a)
@@ -181,7 +206,7 @@ def loss_rows(params, layout, X, Y, loss_code, z, a, delta):
     Buffers are sized as for ``predict_rows``; ``delta`` only receives discarded output deltas.
     """
     out_row = layout[layout.shape[0] - 1]
-    chunk = z.size // (out_row[UNIT_START] + out_row[N_OUT])
+    chunk = buffer_rows(z, layout)
     total_loss = 0.0
     for start in range(0, X.shape[0], chunk):
         inputs, targets = X[start : start + chunk], Y[start : start + chunk]
