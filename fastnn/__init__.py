@@ -5,6 +5,7 @@ the thin Python class around them.
 """
 
 from .network import Network
+from .parallel import train_many
 
-__all__ = ["Network"]
+__all__ = ["Network", "train_many"]
 __version__ = "0.1.0"

@@ -86,9 +86,11 @@ class Digits:
 
 
 def _digits(X_train, X_test, y_train, y_test, source):
-    """``Digits`` from raw 0..255 images (any shape per image) and labels of any int type."""
+    """``Digits`` from raw 0..255 images (any shape each) and integer or digit-string labels."""
     def pixels(X):
-        return np.divide(np.reshape(X, (len(X), -1)), 255.0, dtype=np.float64)
+        X = np.reshape(X, (len(X), -1)).astype(np.float64)  # a new array, scaled in place
+        X /= 255.0
+        return X
 
     def labels(y):
         return np.asarray(y).astype(np.int64)

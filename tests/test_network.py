@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+import fastnn
 import fastnn.network
 from fastnn import Network
 
@@ -233,3 +234,17 @@ def test_single_sigmoid_unit_predicts_zero_one_labels():
     assert net.predict_proba(X).shape == (200, 1)
     assert set(np.unique(net.predict(X))) <= {0, 1}
     assert net.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_train_many_gives_each_network_its_own_fit(blobs, batch_size):
+    X, y = blobs
+    settings = [dict(seed=seed, lr=lr) for seed in (0, 1) for lr in (0.05, 0.2)]
+    alone = [Network([5, 8, 3], epochs=2, batch_size=batch_size, **kw).fit(X, y)
+             for kw in settings]
+    together = fastnn.train_many(
+        [Network([5, 8, 3], epochs=2, batch_size=batch_size, **kw) for kw in settings],
+        X, y, n_jobs=2, validation_data=(X, y))
+    for one, other in zip(alone, together):
+        np.testing.assert_array_equal(one.params, other.params)
+        assert len(other.history["val_loss"]) == 2
