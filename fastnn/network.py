@@ -103,6 +103,10 @@ class Network:
         summed over outputs.
     lr : float
         Learning rate. A mini-batch step uses the batch's mean gradient.
+    l1, l2 : float
+        Penalties ``l1 * ||W||₁ + l2 / 2 * ||W||²`` on the weights (not the biases), their
+        gradients added to every step's (as PyTorch's ``weight_decay`` does for ``l2``). The
+        reported ``loss`` is the data loss alone.
     epochs : int
         Passes over the data per ``fit`` call.
     batch_size : int or None
@@ -133,7 +137,7 @@ class Network:
 
     def __init__(self, sizes, activation="sigmoid", output=None, loss=None, lr=0.1, epochs=10,
                  batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
-                 verbose=False):
+                 l1=0.0, l2=0.0, verbose=False):
         self._sizes = _check_sizes(sizes)
         n_hidden = len(self._sizes) - 2
         hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
@@ -146,6 +150,7 @@ class Network:
         self._dtype = _check_dtype(dtype)
         self._init = _choose("init", init, INITIALIZERS)
         self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
+        self.l1, self.l2 = l1, l2
         self.shuffle, self.verbose, self.seed = shuffle, verbose, seed
         self._check_settings()
 
@@ -171,7 +176,8 @@ class Network:
     def __repr__(self):
         return (f"Network({self._sizes}, activation={self._activation!r}, "
                 f"output={self._output!r}, loss={self._loss!r}, lr={self.lr}, "
-                f"epochs={self.epochs}, batch_size={self.batch_size}, dtype={self.dtype.name!r})")
+                f"epochs={self.epochs}, batch_size={self.batch_size}, l1={self.l1}, l2={self.l2}, "
+                f"dtype={self.dtype.name!r})")
 
     @property
     def is_classifier(self):
@@ -183,6 +189,11 @@ class Network:
         if not (isinstance(self.lr, (int, float, np.number)) and np.isfinite(self.lr)
                 and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}.")
+        for name in ("l1", "l2"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float, np.number)) and np.isfinite(value)
+                    and value >= 0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}.")
         if not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}.")
         if self.batch_size is not None and not (
@@ -293,10 +304,12 @@ class _EpochRunner:
         dtype, n_samples = network._params.dtype, len(X)
         batch = n_samples if network.batch_size is None else min(network.batch_size, n_samples)
         self.batch_size = batch
-        self.lr = dtype.type(network.lr)
+        self.lr, self.l1, self.l2 = (dtype.type(v) for v in (network.lr, network.l1, network.l2))
         self.loss_code = LOSSES[network.loss]
+        # The fused per-sample kernel is plain SGD; penalised steps take the general path.
+        self.per_sample = batch == 1 and network.l1 == 0 and network.l2 == 0
         self.z, self.a, self.delta = network._block_buffers(3, rows=min(batch, BLOCK_ROWS))
-        if batch > 1:
+        if not self.per_sample:
             staged = 0 if batch == n_samples else batch  # a whole-data batch is used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
             self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
@@ -312,14 +325,14 @@ class _EpochRunner:
         for start in range(0, len(order), self.chunk):
             rows = order[start:start + self.chunk]
             began = time.perf_counter()
-            if self.batch_size == 1:
+            if self.per_sample:
                 total_loss += train_per_sample(
                     net._params, net._layout, self.X, self.targets, rows, self.lr,
                     self.loss_code, self.z, self.a, self.delta)
             else:
                 total_loss += train_minibatch(
-                    net._params, net._layout, self.X, self.targets, rows, self.lr,
-                    self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
+                    net._params, net._layout, self.X, self.targets, rows, self.lr, self.l1,
+                    self.l2, self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
                     self.z, self.a, self.delta, self.grad, self.block_grad)
             seconds += time.perf_counter() - began
             bar.update(len(rows))

@@ -113,7 +113,8 @@ def gradient(weights, biases, activations, loss, X, Y):
     return grad_w, grad_b, float(np.mean(sample_loss(acts[-1], Y, loss)))
 
 
-def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, order=None):
+def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, order=None,
+                l1=0.0, l2=0.0):
     """One epoch of SGD, updating `weights` and `biases` IN PLACE; returns the mean loss.
 
     activations: one name per layer (hidden layers, then the output layer) from
@@ -127,6 +128,8 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
     batch_size=B>1: consecutive groups of B rows of `order` (the last may be smaller), each
         step using the MEAN gradient over its group (scikit-learn / PyTorch convention).
     Back-propagation through a layer always uses its weights from before this step's update.
+    l1, l2: every step adds l2 * W + l1 * sign(W), the gradient of the weight penalty
+        l1 * |W|_1 + l2 / 2 * |W|^2, to each weight matrix's gradient (biases are not penalised).
     The returned loss averages each sample's loss from its own forward pass, i.e. with the
     parameters as they were just before that sample's (or its batch's) update.
     """
@@ -143,7 +146,8 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
                 delta_prev = None
                 if l > 0:  # propagate the error through weights[l] before it is changed
                     delta_prev = (weights[l].T @ delta) * _DERIVATIVES[activations[l - 1]](a_prev)
-                weights[l] -= lr * np.outer(delta, a_prev)
+                penalty = l2 * weights[l] + l1 * np.sign(weights[l])
+                weights[l] -= lr * (np.outer(delta, a_prev) + penalty)
                 biases[l] -= lr * delta
                 delta = delta_prev
     else:
@@ -153,6 +157,6 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
                 weights, biases, activations, loss, X[rows], Y[rows])
             total += batch_loss * len(rows)
             for W, b, gW, gb in zip(weights, biases, grad_w, grad_b):
-                W -= lr * gW
+                W -= lr * (gW + l2 * W + l1 * np.sign(W))
                 b -= lr * gb
     return float(total / len(order))

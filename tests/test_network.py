@@ -150,6 +150,8 @@ BAD_CONSTRUCTION = [
     (dict(lr=float("nan")), "lr must be"),
     (dict(epochs=-1), "epochs must be"),
     (dict(batch_size=0), "batch_size must be"),
+    (dict(l2=-0.1), "l2 must be"),
+    (dict(l1=float("inf")), "l1 must be"),
 ]
 
 

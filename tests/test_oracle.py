@@ -50,13 +50,15 @@ def make_data(rng, sizes, output, n=500):
     return X, y, one_hot(y, sizes[-1])
 
 
-def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64", lr=0.05):
+def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64", lr=0.05,
+               **penalties):
     X, y, Y = make_data(rng, sizes, output)
     net = Network(sizes, activation=activation, output=output, loss=loss, lr=lr, epochs=1,
-                  batch_size=batch_size, shuffle=False, seed=3, dtype=dtype)
+                  batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, **penalties)
     weights, biases = oracle_copy(net)
     oracle_loss = naive.train_epoch(weights, biases, oracle_activations(net), loss, X, Y, lr,
-                                    batch_size=len(X) if batch_size is None else batch_size)
+                                    batch_size=len(X) if batch_size is None else batch_size,
+                                    **penalties)
     net.fit(X, y)
     return net, weights, biases, oracle_loss
 
@@ -100,3 +102,14 @@ def test_batches_larger_than_the_work_buffers_match_oracle(rng, monkeypatch, bat
     for ours, theirs in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+@pytest.mark.parametrize("penalties", [dict(l2=0.01), dict(l1=0.001), dict(l1=0.002, l2=0.02)])
+def test_weight_penalties_match_oracle(rng, batch_size, penalties):
+    net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size,
+                                                   **penalties)
+    for ours, theirs in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    plain, *_ = train_both(np.random.default_rng(12345), *CASES[0], batch_size=batch_size)
+    assert np.abs(net.params - plain.params).max() > 1e-4  # the penalty did something

@@ -142,3 +142,19 @@ def backprop_sgd_update(weights, bias, delta, a_in, lr, delta_in):
             delta_in[i] += w_row[i] * d
             w_row[i] -= step * a_in[i]
         bias[j] -= step
+
+
+@kernel
+def sgd_step(params, grad, layout, lr, l1, l2):
+    """``params -= lr * (grad + l2 * W + l1 * sign(W))``: penalties on weights, not biases.
+
+    ``l2`` is the gradient of ``l2 / 2 * ||W||²`` and ``l1`` of ``l1 * ||W||₁``, added to each
+    step's mean gradient as PyTorch's ``weight_decay`` does; with both zero this is plain SGD.
+    """
+    for layer in range(layout.shape[0]):
+        row = layout[layer]
+        for k in range(row[W_START], row[B_START]):
+            w = params[k]
+            params[k] = w - lr * (grad[k] + l2 * w + l1 * np.sign(w))
+        for k in range(row[B_START], row[B_START] + row[N_OUT]):
+            params[k] -= lr * grad[k]

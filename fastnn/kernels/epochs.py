@@ -18,6 +18,7 @@ from .dense import (
     layer_block,
     layer_params,
     layer_units,
+    sgd_step,
     sgd_update,
     sgd_update_affine,
 )
@@ -159,12 +160,13 @@ def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad, block_gra
 
 
 @kernel
-def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_batch, Y_batch,
-                    z, a, delta, grad, block_grad):
+def train_minibatch(params, layout, X, Y, order, lr, l1, l2, loss_code, batch_size, X_batch,
+                    Y_batch, z, a, delta, grad, block_grad):
     """Mini-batch SGD over ``X[order]`` in consecutive batches; returns the summed loss.
 
     Each step moves the parameters by ``lr`` times the mean gradient of its batch (the last
-    batch may be smaller). A batch that is the whole data set is used in place, not copied.
+    batch may be smaller) plus the ``l1``/``l2`` penalty gradients (see ``sgd_step``). A batch
+    that is the whole data set is used in place, not copied.
     """
     total_loss = 0.0
     for start in range(0, order.size, batch_size):
@@ -180,8 +182,7 @@ def train_minibatch(params, layout, X, Y, order, lr, loss_code, batch_size, X_ba
         total_loss += batch_gradient(
             params, layout, inputs, targets, loss_code, z, a, delta, grad, block_grad
         )
-        for k in range(params.size):
-            params[k] -= lr * grad[k]
+        sgd_step(params, grad, layout, lr, l1, l2)
     return total_loss
 
 
