@@ -4,8 +4,8 @@ The training core is a set of Numba kernels over one flat parameter vector; ``Ne
 the thin Python class around them.
 """
 
-from .network import Network
+from .network import DivergenceError, DivergenceWarning, Network
 from .parallel import train_many
 
-__all__ = ["Network", "train_many"]
+__all__ = ["DivergenceError", "DivergenceWarning", "Network", "train_many"]
 __version__ = "0.1.0"

@@ -20,3 +20,12 @@ def kernel(func):
     return numba.njit(
         cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy"
     )(func)
+
+
+def exact_kernel(func):
+    """Compile ``func`` without fast-math, for checks that must see infinities and NaN.
+
+    Even without ``nnan``/``ninf``, LLVM's other fast-math rewrites were seen to fold
+    ``isfinite(a + b)`` to true; checks for divergence are compiled strictly instead.
+    """
+    return numba.njit(cache=CACHE, nogil=True)(func)

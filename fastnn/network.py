@@ -6,6 +6,7 @@ in Python; each epoch runs as a few calls of one compiled kernel (see ``fastnn.k
 """
 
 import time
+import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
@@ -14,6 +15,7 @@ from tqdm.auto import tqdm
 
 from . import layout as lay
 from ._data import check_dataset, check_inputs, encode_targets
+from ._interrupt import DeferredInterrupt
 from .initializers import INITIALIZERS
 from .kernels import codes
 from .kernels.epochs import loss_rows, predict_rows, train_minibatch, train_per_sample
@@ -47,6 +49,14 @@ CHUNK_MULTIPLY_ADDS = 2**25
 # Rows forwarded together in prediction and in batches too big for one pass: large enough
 # for efficient matrix products, small enough that the work buffers stay a few megabytes.
 BLOCK_ROWS = 1024
+
+
+class DivergenceError(FloatingPointError):
+    """Training met an infinite or NaN loss or weight; the weights were restored."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped at an infinite or NaN loss or weight (``on_divergence="warn"``)."""
 
 
 def _choose(kind, name, options):
@@ -120,6 +130,11 @@ class Network:
     dtype : {"float64", "float32"}
     init : {"glorot", "he", "normal", "scaled_normal", "uniform"}
         Initial weights, drawn in the constructor (see ``fastnn.initializers``).
+    on_divergence : {"raise", "warn"}
+        What ``fit`` does when a loss or weight becomes infinite or NaN, which the kernels
+        notice at the sample where it appears: restore the weights of the last good epoch,
+        record the failed epoch's loss as NaN, then raise ``DivergenceError`` or stop with a
+        ``DivergenceWarning``.
     verbose : bool
         Show a progress bar with the running loss while fitting.
 
@@ -137,7 +152,7 @@ class Network:
 
     def __init__(self, sizes, activation="sigmoid", output=None, loss=None, lr=0.1, epochs=10,
                  batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
-                 l1=0.0, l2=0.0, verbose=False):
+                 l1=0.0, l2=0.0, on_divergence="raise", verbose=False):
         self._sizes = _check_sizes(sizes)
         n_hidden = len(self._sizes) - 2
         hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
@@ -151,6 +166,7 @@ class Network:
         self._init = _choose("init", init, INITIALIZERS)
         self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
         self.l1, self.l2 = l1, l2
+        self.on_divergence = on_divergence
         self.shuffle, self.verbose, self.seed = shuffle, verbose, seed
         self._check_settings()
 
@@ -189,6 +205,7 @@ class Network:
         if not (isinstance(self.lr, (int, float, np.number)) and np.isfinite(self.lr)
                 and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}.")
+        _choose("on_divergence", self.on_divergence, ("raise", "warn"))
         for name in ("l1", "l2"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float, np.number)) and np.isfinite(value)
@@ -221,27 +238,73 @@ class Network:
             self._check_metric(metric, y)
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
         epoch_runner = _EpochRunner(self, X, targets)
-        val_metric = "val_accuracy" if self.is_classifier else "val_r2"
-        with tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar:
-            for _ in range(self.epochs):
-                order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
-                loss, seconds = epoch_runner.run(order, bar)
-                self.history["loss"].append(loss)
-                self.history["seconds"].append(seconds)
-                if validation is not None:
-                    self._record("val_loss", self._mean_loss(*validation))
-                    self._record(val_metric, self._metric(val_metric[4:], *validation))
-                if metric is not None:
-                    self._record(metric, self._metric(metric, X, y))
-                    if target is not None and self.history[metric][-1] >= target:
+        scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
+        scores += [] if metric is None else [metric]
+        with (tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar,
+              DeferredInterrupt() as interrupt):
+            try:
+                for _ in range(self.epochs):
+                    order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+                    last_good = self._params.copy()
+                    loss, seconds, diverged_at = epoch_runner.run(order, bar, interrupt)
+                    if diverged_at is None and not np.isfinite(self._params).all():
+                        diverged_at = len(order)  # in the updates of the epoch's last samples
+                    if diverged_at is not None:
+                        self._params[...] = last_good
+                        self._append_history(dict(loss=np.nan, seconds=seconds,
+                                                  **dict.fromkeys(scores, np.nan)))
+                        self._diverged(diverged_at, order, epoch_runner.batch_size)
                         break
+                    record = {"loss": loss, "seconds": seconds}
+                    if validation is not None:
+                        record["val_loss"] = self._mean_loss(*validation)
+                        record["val_" + self._score_name] = self._metric(self._score_name,
+                                                                         *validation)
+                    if metric is not None:
+                        record[metric] = self._metric(metric, X, y)
+                    self._append_history(record)
+                    if target is not None and record[metric] >= target:
+                        break
+                interrupt.check()
+            except KeyboardInterrupt as stop:
+                stop.add_note(
+                    f"fastnn: fit interrupted in epoch {len(self.history['loss']) + 1} after "
+                    f"{epoch_runner.done:,} of {len(X):,} samples. The network keeps the "
+                    f"weights of that moment (every step taken is complete); its history lists "
+                    f"the {len(self.history['loss'])} finished epochs.")
+                raise
         return self
+
+    @property
+    def _score_name(self):
+        return "accuracy" if self.is_classifier else "r2"
+
+    def _append_history(self, record):
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(value)
+
+    def _diverged(self, position, order, batch_size):
+        """Raise (or warn, per ``on_divergence``) about a non-finite loss or weight."""
+        epoch, n = len(self.history["loss"]), len(order)
+        if position == n:
+            where = "in the updates of its last samples"
+        elif batch_size == n:
+            where = "in its full-batch step"
+        elif batch_size > 1:
+            last = min(position + batch_size, n) - 1
+            where = f"in the batch of samples {position:,} to {last:,} of {n:,}"
+        else:
+            where = f"at sample {position:,} of {n:,} (row {order[position]} of X)"
+        message = (f"training diverged in epoch {epoch} {where}: a loss or weight became "
+                   f"infinite or NaN. The weights are restored to the end of "
+                   f"{'epoch ' + str(epoch - 1) if epoch > 1 else 'the previous fit'}; "
+                   f"try a smaller lr or scaled inputs.")
+        if self.on_divergence == "raise":
+            raise DivergenceError(message)
+        warnings.warn(message, DivergenceWarning, stacklevel=3)
 
     def _dataset(self, X, y):
         return check_dataset(X, y, self._sizes[0], self._output, self._sizes[-1], self._dtype)
-
-    def _record(self, key, value):
-        self.history.setdefault(key, []).append(value)
 
     def _check_metric(self, metric, y):
         allowed = ("accuracy", "roc_auc") if self.is_classifier else ("r2",)
@@ -293,7 +356,7 @@ class Network:
     def score(self, X, y):
         """Accuracy for classifiers, the coefficient of determination R² otherwise."""
         X, y = self._dataset(X, y)
-        return self._metric("accuracy" if self.is_classifier else "r2", X, y)
+        return self._metric(self._score_name, X, y)
 
 
 class _EpochRunner:
@@ -318,23 +381,33 @@ class _EpochRunner:
         batches_per_chunk = max(1, CHUNK_MULTIPLY_ADDS // (work_per_sample * batch))
         self.chunk = batches_per_chunk * batch
 
-    def run(self, order, bar):
-        """One epoch over ``X[order]``; returns the mean sample loss and the seconds spent."""
+    def run(self, order, bar, interrupt):
+        """One epoch over ``X[order]``.
+
+        Returns the mean sample loss, the seconds spent, and None or, when the epoch
+        diverged, the position in ``order`` where the kernels stopped. ``done`` counts the
+        samples finished so far; a pending Ctrl-C is raised between chunks, once it is exact.
+        """
         net = self.network
-        total_loss, seconds = 0.0, 0.0
+        total_loss, seconds, self.done = 0.0, 0.0, 0
         for start in range(0, len(order), self.chunk):
             rows = order[start:start + self.chunk]
             began = time.perf_counter()
             if self.per_sample:
-                total_loss += train_per_sample(
+                chunk_loss, stopped_at = train_per_sample(
                     net._params, net._layout, self.X, self.targets, rows, self.lr,
                     self.loss_code, self.z, self.a, self.delta)
             else:
-                total_loss += train_minibatch(
+                chunk_loss, stopped_at = train_minibatch(
                     net._params, net._layout, self.X, self.targets, rows, self.lr, self.l1,
                     self.l2, self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
                     self.z, self.a, self.delta, self.grad, self.block_grad)
             seconds += time.perf_counter() - began
+            if stopped_at >= 0:
+                return np.nan, seconds, start + stopped_at
+            total_loss += chunk_loss
+            self.done += len(rows)
             bar.update(len(rows))
-            bar.set_postfix(loss=f"{total_loss / (start + len(rows)):.4g}", refresh=False)
-        return total_loss / len(order), seconds
+            bar.set_postfix(loss=f"{total_loss / self.done:.4g}", refresh=False)
+            interrupt.check()
+        return total_loss / len(order), seconds, None

@@ -36,10 +36,16 @@ def layer_block(buffer, row, n_rows):
 
 
 @kernel
+def units_per_sample(layout):
+    """Number of non-input units: one sample's share of a work buffer."""
+    last = layout[layout.shape[0] - 1]
+    return last[UNIT_START] + last[N_OUT]
+
+
+@kernel
 def buffer_rows(buffer, layout):
     """How many samples' units a batch buffer holds."""
-    last = layout[layout.shape[0] - 1]
-    return buffer.size // (last[UNIT_START] + last[N_OUT])
+    return buffer.size // units_per_sample(layout)
 
 
 @kernel

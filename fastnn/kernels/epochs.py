@@ -9,6 +9,7 @@ import numpy as np
 
 from ..config import kernel
 from .activations import activate, scale_by_derivative
+from .checks import all_finite, is_finite
 from .codes import ACTIVATION
 from .dense import (
     affine,
@@ -21,6 +22,7 @@ from .dense import (
     sgd_step,
     sgd_update,
     sgd_update_affine,
+    units_per_sample,
 )
 from .losses import loss_and_delta
 
@@ -42,16 +44,21 @@ def forward_layers(params, layout, first_layer, a_in, z, a):
 
 @kernel
 def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
-    """Per-sample SGD over the rows ``X[order]``; returns the summed per-sample loss.
+    """Per-sample SGD over the rows ``X[order]``.
 
     Each sample is forwarded, its error back-propagated and every weight updated before the
     next sample is forwarded, exactly as the articles' NumPy loops do. The first layer's
     update is applied lazily, in the same sweep as the next sample's forward product
     (``sgd_update_affine``), and flushed before returning. ``z``, ``a`` and ``delta`` are
     one-sample buffers of ``n_units`` elements.
+
+    Returns the summed per-sample loss and -1, or, as soon as a sample's loss or any of its
+    pre-activations is not finite, the loss so far and that sample's position in ``order``.
+    A non-finite weight always shows in the pre-activations it feeds (``inf * 0`` is NaN),
+    so this catches divergence at the first sample whose forward pass meets it.
     """
     if order.size == 0:
-        return 0.0
+        return 0.0, -1
     n_layers = layout.shape[0]
     first, out_row = layout[0], layout[n_layers - 1]
     w_first, b_first = layer_params(params, first)
@@ -59,21 +66,24 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
     pending_delta[:] = 0.0
     x_prev = X[order[0]]
     total_loss = 0.0
-    for sample in order:
-        x = X[sample]
+    for position in range(order.size):
+        x = X[order[position]]
         z_first, a_first = layer_units(z, first), layer_units(a, first)
         sgd_update_affine(w_first, b_first, pending_delta, x_prev, lr, x, z_first)
         activate(z_first, a_first, first[ACTIVATION])
         forward_layers(params, layout, 1, a_first, z, a)
-        total_loss += loss_and_delta(
+        sample_loss = loss_and_delta(
             layer_units(z, out_row),
             layer_units(a, out_row),
-            Y[sample],
+            Y[order[position]],
             out_row[ACTIVATION],
             loss_code,
             layer_units(delta, out_row),
             1.0,
         )
+        if not (is_finite(sample_loss) and all_finite(z)):
+            return total_loss, position
+        total_loss += sample_loss
         for layer in range(n_layers - 1, 0, -1):
             row, prev = layout[layer], layout[layer - 1]
             weights, bias = layer_params(params, row)
@@ -82,7 +92,7 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
             scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
         x_prev = x
     sgd_update(w_first, b_first, pending_delta, x_prev, lr)
-    return total_loss
+    return total_loss, -1
 
 
 @kernel
@@ -104,11 +114,14 @@ def forward_rows(params, layout, X, z, a):
 def block_gradient(params, layout, X, Y, loss_code, scale, z, a, delta, grad):
     """Gradient of ``scale`` times the summed loss over the rows of ``X`` into ``grad``.
 
-    Returns the (unscaled) summed loss. ``grad`` has the layout of ``params``; the batch
-    buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
+    Returns the (unscaled) summed loss, or NaN when a pre-activation is infinite or NaN: a
+    non-finite weight always shows there (``inf * 0`` is NaN). ``grad`` has the layout of
+    ``params``; the batch buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
     """
     n_rows, n_layers = X.shape[0], layout.shape[0]
     forward_rows(params, layout, X, z, a)
+    if not all_finite(z[: n_rows * units_per_sample(layout)]):
+        return np.nan
     out_row = layout[n_layers - 1]
     z_out, a_out = layer_block(z, out_row, n_rows), layer_block(a, out_row, n_rows)
     d_out = layer_block(delta, out_row, n_rows)
@@ -162,11 +175,15 @@ def batch_gradient(params, layout, X, Y, loss_code, z, a, delta, grad, block_gra
 @kernel
 def train_minibatch(params, layout, X, Y, order, lr, l1, l2, loss_code, batch_size, X_batch,
                     Y_batch, z, a, delta, grad, block_grad):
-    """Mini-batch SGD over ``X[order]`` in consecutive batches; returns the summed loss.
+    """Mini-batch SGD over ``X[order]`` in consecutive batches.
 
     Each step moves the parameters by ``lr`` times the mean gradient of its batch (the last
     batch may be smaller) plus the ``l1``/``l2`` penalty gradients (see ``sgd_step``). A batch
     that is the whole data set is used in place, not copied.
+
+    Returns the summed loss and -1, or, as soon as a batch's loss or pre-activations are not
+    finite (see ``block_gradient``), the loss so far and the position in ``order`` where that
+    batch starts; that batch's step is not taken.
     """
     total_loss = 0.0
     for start in range(0, order.size, batch_size):
@@ -179,11 +196,14 @@ def train_minibatch(params, layout, X, Y, order, lr, l1, l2, loss_code, batch_si
                 X_batch[r] = X[rows[r]]
                 Y_batch[r] = Y[rows[r]]
             inputs, targets = X_batch[:n_rows], Y_batch[:n_rows]
-        total_loss += batch_gradient(
+        batch_loss = batch_gradient(
             params, layout, inputs, targets, loss_code, z, a, delta, grad, block_grad
         )
+        if not is_finite(batch_loss):
+            return total_loss, start
         sgd_step(params, grad, layout, lr, l1, l2)
-    return total_loss
+        total_loss += batch_loss
+    return total_loss, -1
 
 
 @kernel
