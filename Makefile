@@ -15,7 +15,7 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 
 # Numba's on-disk cache does not notice edits to a kernel that another cached kernel calls,
 # so the tests start from a clean cache and always check the current source.
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test,plots,data
 	find fastnn -name '*.nbi' -delete -o -name '*.nbc' -delete
 	$(BIN)/python -m pytest -q
 

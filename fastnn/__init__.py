@@ -4,8 +4,11 @@ The training core is a set of Numba kernels over one flat parameter vector; ``Ne
 the thin Python class around them.
 """
 
-from .network import DivergenceError, DivergenceWarning, Network
-from .parallel import train_many
-
-__all__ = ["DivergenceError", "DivergenceWarning", "Network", "train_many"]
 __version__ = "0.1.0"
+
+from .io import ModelFileError, load  # noqa: E402
+from .network import DivergenceError, DivergenceWarning, Network  # noqa: E402
+from .parallel import train_many  # noqa: E402
+
+__all__ = ["DivergenceError", "DivergenceWarning", "ModelFileError", "Network", "load",
+           "train_many"]

@@ -333,6 +333,15 @@ class Network:
         return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
                          *self._block_buffers(3)) / len(X)
 
+    def save(self, path):
+        """Write the network, its settings, history and random state to ``path`` (``.npz``).
+
+        Plain arrays and JSON, never pickle; ``fastnn.load`` reads it back bit for bit.
+        """
+        from .io import save
+
+        save(self, path)
+
     # ---------------------------------------------------------------- prediction
 
     def predict_proba(self, X):

@@ -250,3 +250,40 @@ def test_train_many_gives_each_network_its_own_fit(blobs, batch_size):
     for one, other in zip(alone, together):
         np.testing.assert_array_equal(one.params, other.params)
         assert len(other.history["val_loss"]) == 2
+
+
+def _input_forms(X):
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    pandas = pytest.importorskip("pandas")
+    return {
+        "float32": X.astype(np.float32),
+        "int": np.round(X).astype(np.int64),
+        "bool": X > 0,
+        "fortran": np.asfortranarray(X),
+        "strided": np.repeat(X, 2, axis=1)[:, ::2],
+        "read-only": read_only,
+        "list": X.tolist(),
+        "DataFrame": pandas.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]),
+    }
+
+
+@pytest.mark.parametrize("form", ["float32", "int", "bool", "fortran", "strided", "read-only",
+                                  "list", "DataFrame"])
+def test_every_common_input_form_trains_like_a_float64_array(blobs, form):
+    X, y = blobs
+    inputs = _input_forms(X)[form]
+    as_array = np.asarray(inputs, dtype=np.float64)
+    snapshot = np.array(inputs, copy=True)
+    ours = Network([5, 8, 3], epochs=1, seed=0).fit(inputs, list(y))
+    reference = Network([5, 8, 3], epochs=1, seed=0).fit(as_array, y)
+    np.testing.assert_array_equal(ours.params, reference.params)
+    np.testing.assert_array_equal(ours.predict_proba(inputs), reference.predict_proba(as_array))
+    np.testing.assert_array_equal(np.array(inputs), snapshot)  # the caller's data is untouched
+
+
+def test_sparse_input_is_refused_clearly(blobs):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = blobs
+    with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data"):
+        Network([5, 8, 3]).fit(sparse.csr_matrix(X), y)
