@@ -5,12 +5,14 @@ The class is thin on purpose. It validates input, owns the flat parameter vector
 in Python; each epoch runs as a few calls of one compiled kernel (see ``fastnn.kernels``).
 """
 
+import contextlib
 import time
 import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import layout as lay
@@ -240,8 +242,13 @@ class Network:
         epoch_runner = _EpochRunner(self, X, targets)
         scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
         scores += [] if metric is None else [metric]
+        # One BLAS thread for the small matrix products of mini-batch steps: measured here,
+        # a second thread rarely pays for its synchronisation and, when the other core is
+        # busy, makes each step tens of times slower. train_many uses the cores instead.
+        blas_threads = (contextlib.nullcontext() if epoch_runner.per_sample
+                        else threadpool_limits(limits=1, user_api="blas"))
         with (tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar,
-              DeferredInterrupt() as interrupt):
+              DeferredInterrupt() as interrupt, blas_threads):
             try:
                 for _ in range(self.epochs):
                     order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))

@@ -155,12 +155,14 @@ def sgd_step(params, grad, layout, lr, l1, l2):
     """``params -= lr * (grad + l2 * W + l1 * sign(W))``: penalties on weights, not biases.
 
     ``l2`` is the gradient of ``l2 / 2 * ||W||²`` and ``l1`` of ``l1 * ||W||₁``, added to each
-    step's mean gradient as PyTorch's ``weight_decay`` does; with both zero this is plain SGD.
+    step's mean gradient as PyTorch's ``weight_decay`` does. The penalty pass runs only when a
+    penalty is set, so plain SGD stays one vectorised sweep over the flat vector.
     """
-    for layer in range(layout.shape[0]):
-        row = layout[layer]
-        for k in range(row[W_START], row[B_START]):
-            w = params[k]
-            params[k] = w - lr * (grad[k] + l2 * w + l1 * np.sign(w))
-        for k in range(row[B_START], row[B_START] + row[N_OUT]):
-            params[k] -= lr * grad[k]
+    if l1 != 0.0 or l2 != 0.0:
+        for layer in range(layout.shape[0]):
+            row = layout[layer]
+            for k in range(row[W_START], row[B_START]):
+                w = params[k]
+                params[k] = w - lr * (l2 * w + l1 * np.sign(w))
+    for k in range(params.size):
+        params[k] -= lr * grad[k]
