@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo clean
+.PHONY: test demo bench bench-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ test: $(VENV)/.installed-test,plots,data
 
 demo: $(VENV)/.installed-data
 	$(BIN)/python scripts/demo.py
+
+# Records this commit's timings in asv_benchmarks/results (see README: tracking speed).
+bench: $(VENV)/.installed-bench,data
+	cd asv_benchmarks && ../$(BIN)/asv machine --yes >/dev/null && \
+	../$(BIN)/asv run --python=same --quick --set-commit-hash $$(git rev-parse HEAD)
+
+# Proves every benchmark still runs (one quick pass, nothing recorded); CI runs this.
+bench-check: $(VENV)/.installed-bench,data
+	cd asv_benchmarks && ../$(BIN)/asv machine --yes >/dev/null && \
+	../$(BIN)/asv run --python=same --quick --dry-run --show-stderr
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,61 @@
+"""Training speed and memory: one epoch over 5,000 samples, per-sample and mini-batch SGD.
+
+Each ``setup`` fits once on a few rows, so the timed ``fit`` never includes Numba's compile
+(or its load from the on-disk cache); ``bench_compile`` times that on its own. ``fit``
+continues from the current weights, which changes nothing in the work an epoch does.
+"""
+
+from .common import Benchmark, make_network
+
+DIGITS_NETWORK = "784-128-64-10"
+
+
+class _Fit(Benchmark):
+    """Compiles in ``setup``; subclasses choose the network through their ``params``."""
+
+    def _prepare(self, datasets, sizes, dtype, batch_size):
+        self.network, self.X, self.y = make_network(datasets, sizes, dtype, batch_size)
+        self.network.fit(self.X[:10], self.y[:10])
+
+
+class EpochPerSample(_Fit):
+    """Per-sample SGD, the articles' algorithm: one update per sample."""
+
+    params = ([DIGITS_NETWORK, "784-32-10", "2-9-6-1"], ["float32", "float64"])
+    param_names = ["sizes", "dtype"]
+
+    def setup(self, datasets, sizes, dtype):
+        self._prepare(datasets, sizes, dtype, batch_size=1)
+
+    def time_epoch(self, datasets, sizes, dtype):
+        self.network.fit(self.X, self.y)
+
+
+class EpochMiniBatch(_Fit):
+    """Mini-batch SGD on the digits network: one mean-gradient step per batch."""
+
+    params = ([32, 128], ["float32", "float64"])
+    param_names = ["batch_size", "dtype"]
+
+    def setup(self, datasets, batch_size, dtype):
+        self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size)
+
+    def time_epoch(self, datasets, batch_size, dtype):
+        self.network.fit(self.X, self.y)
+
+
+class FitMemory(_Fit):
+    """Peak memory of the process around one float32 epoch of the digits network.
+
+    asv's figure is the process's peak resident size, so it includes Python, NumPy, Numba
+    and the data; it catches a fit that starts allocating per sample or per batch.
+    """
+
+    params = [1, 128]
+    param_names = ["batch_size"]
+
+    def setup(self, datasets, batch_size):
+        self._prepare(datasets, DIGITS_NETWORK, "float32", batch_size)
+
+    def peakmem_fit(self, datasets, batch_size):
+        self.network.fit(self.X, self.y)

