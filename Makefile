@@ -13,13 +13,16 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[$*]"
 	touch $@
 
-# Numba's on-disk cache does not notice edits to a kernel that another cached kernel calls,
-# so the tests start from a clean cache and always check the current source.
-test: $(VENV)/.installed-test,plots,data
+# Numba's on-disk cache does not notice an edit to a kernel that another cached kernel calls,
+# so any change under fastnn/kernels (or to its flags) clears the whole cache first.
+$(VENV)/.kernels-compiled: $(wildcard fastnn/kernels/*.py) fastnn/config.py | $(BIN)/python
 	find fastnn -name '*.nbi' -delete -o -name '*.nbc' -delete
+	touch $@
+
+test: $(VENV)/.installed-test,plots,data $(VENV)/.kernels-compiled
 	$(BIN)/python -m pytest -q
 
-demo: $(VENV)/.installed-data
+demo: $(VENV)/.installed-data,plots $(VENV)/.kernels-compiled
 	$(BIN)/python scripts/demo.py
 
 # Records this commit's timings in asv_benchmarks/results (see README: tracking speed).

@@ -5,14 +5,14 @@ The class is thin on purpose. It validates input, owns the flat parameter vector
 in Python; each epoch runs as a few calls of one compiled kernel (see ``fastnn.kernels``).
 """
 
-import contextlib
+import functools
 import time
 import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from . import layout as lay
@@ -59,6 +59,21 @@ class DivergenceError(FloatingPointError):
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped at an infinite or NaN loss or weight (``on_divergence="warn"``)."""
+
+
+@functools.cache
+def _blas_libraries():
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """Context holding BLAS to one thread, as every fastnn kernel call runs.
+
+    The matrix products here are small (a mini-batch, a block of 1,024 rows): measured on a
+    2-core machine, a second OpenBLAS thread rarely paid for its synchronisation and, when the
+    other core was busy, made steps tens of times slower. ``train_many`` uses the cores.
+    """
+    return _blas_libraries().limit(limits=1, user_api="blas")
 
 
 def _choose(kind, name, options):
@@ -242,13 +257,8 @@ class Network:
         epoch_runner = _EpochRunner(self, X, targets)
         scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
         scores += [] if metric is None else [metric]
-        # One BLAS thread for the small matrix products of mini-batch steps: measured here,
-        # a second thread rarely pays for its synchronisation and, when the other core is
-        # busy, makes each step tens of times slower. train_many uses the cores instead.
-        blas_threads = (contextlib.nullcontext() if epoch_runner.per_sample
-                        else threadpool_limits(limits=1, user_api="blas"))
         with (tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar,
-              DeferredInterrupt() as interrupt, blas_threads):
+              DeferredInterrupt() as interrupt, one_blas_thread()):
             try:
                 for _ in range(self.epochs):
                     order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
@@ -356,7 +366,8 @@ class Network:
         for a softmax output, per-unit probabilities for sigmoid outputs."""
         X = check_inputs(X, self._sizes[0], self._dtype)
         out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
-        predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
+        with one_blas_thread():
+            predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
         return out
 
     def predict(self, X):

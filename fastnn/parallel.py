@@ -6,7 +6,8 @@ joblib) run them side by side, each exactly as its own ``fit`` would: same weigh
 """
 
 from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
+
+from .network import one_blas_thread
 
 
 def train_many(networks, X, y, n_jobs=-1, **fit_params):
@@ -14,11 +15,10 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
 
     Each network keeps its own settings, random stream and history, and ends with the weights
     that ``network.fit(X, y, **fit_params)`` alone would give it. ``n_jobs`` threads run at
-    once (-1: one per core); BLAS is held to one thread each meanwhile, so mini-batch networks
-    do not oversubscribe the cores.
+    once (-1: one per core), each with one BLAS thread, as every fit runs.
     """
     networks = list(networks)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(network.fit)(X, y, **fit_params) for network in networks
         )
