@@ -43,10 +43,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for test
 from fastnn import Network  # noqa: E402
 from tests import naive  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    torch = None
+torch = None  # imported in main() unless --without-torch
 
 SIZES = [784, 128, 64, 10]
 ACTIVATIONS = ["sigmoid", "sigmoid", "softmax"]
@@ -245,7 +242,17 @@ def main():
     parser.add_argument("--threads", type=int,
                         help="cap BLAS and PyTorch threads (default: the libraries' own)")
     parser.add_argument("--json", type=pathlib.Path, help="write every number here")
+    parser.add_argument("--without-torch", action="store_true",
+                        help="leave PyTorch out, even when installed: merely importing it "
+                             "slowed the NumPy oracle by about 40%% on this machine, so the "
+                             "ratios against the oracle are fairest measured without it")
     args = parser.parse_args()
+    if not args.without_torch:
+        global torch
+        try:
+            import torch
+        except ImportError:
+            pass
     X, y = digits()
     runs = contenders(X, y)
     with threadpool_limits(limits=args.threads):  # after warm-up: every BLAS is loaded by now

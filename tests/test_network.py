@@ -287,3 +287,22 @@ def test_sparse_input_is_refused_clearly(blobs):
     X, y = blobs
     with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data"):
         Network([5, 8, 3]).fit(sparse.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize("batch_size", [1, 128, None])
+def test_fit_on_float32_data_allocates_no_copy_of_it(batch_size):
+    """fit converts X at most once, so data already in the network's dtype is not copied, and
+    the work buffers are bounded: the issue's budget is 0.3x the data beyond data + params."""
+    import tracemalloc
+
+    X = np.random.default_rng(0).random((60_000, 784), dtype=np.float32)
+    y = np.arange(60_000) % 10
+    net = Network([784, 16, 10], dtype="float32", epochs=1, seed=0, batch_size=batch_size)
+    net.fit(X[:100], y[:100])  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        net.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.05 * X.nbytes, f"fit allocated {peak / 2**20:.1f} MiB"
