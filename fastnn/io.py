@@ -55,6 +55,7 @@ def save(network, path):
             np.savez(tmp, **arrays)
             tmp.flush()
             os.fsync(tmp.fileno())
+            os.chmod(tmp.name, 0o644)  # temporary files are private; a model is for sharing
         except BaseException:
             tmp.close()
             os.remove(tmp.name)

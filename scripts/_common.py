@@ -159,6 +159,7 @@ def write_json(path, data):
         with os.fdopen(handle, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp's files are private; results are for reading
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
