@@ -38,8 +38,7 @@ LOSSES = {
     "binary_cross_entropy": codes.BINARY_CROSS_ENTROPY,
     "squared_error": codes.SQUARED_ERROR,
 }
-# Each output's natural loss, and each loss's natural output; the first pair of each is used
-# when neither is given.
+# Each output's natural loss, and each loss's natural output, for filling in the one not given.
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
                 "identity": "squared_error"}
 DEFAULT_OUTPUT = {loss: output for output, loss in DEFAULT_LOSS.items()}
