@@ -247,14 +247,16 @@ class Network:
         """
         self._check_settings()
         X, y = self._dataset(X, y)
-        validation = None if validation_data is None else self._dataset(*validation_data)
+        if validation_data is not None:
+            X_val, y_val = self._dataset(*validation_data)
+            val_targets = encode_targets(y_val, self._output, self._sizes[-1], self._dtype)
         if metric is None and target is not None:
             metric = "accuracy" if self.is_classifier else "r2"
         if metric is not None:
             self._check_metric(metric, y)
         targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
         epoch_runner = _EpochRunner(self, X, targets)
-        scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
+        scores = [] if validation_data is None else ["val_loss", "val_" + self._score_name]
         scores += [] if metric is None else [metric]
         with (tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar,
               DeferredInterrupt() as interrupt, one_blas_thread()):
@@ -272,10 +274,10 @@ class Network:
                         self._diverged(diverged_at, order, epoch_runner.batch_size)
                         break
                     record = {"loss": loss, "seconds": seconds}
-                    if validation is not None:
-                        record["val_loss"] = self._mean_loss(*validation)
+                    if validation_data is not None:
+                        record["val_loss"] = self._mean_loss(X_val, val_targets)
                         record["val_" + self._score_name] = self._metric(self._score_name,
-                                                                         *validation)
+                                                                         X_val, y_val)
                     if metric is not None:
                         record[metric] = self._metric(metric, X, y)
                     self._append_history(record)
@@ -329,23 +331,23 @@ class Network:
             raise ValueError("roc_auc needs at least two classes in y.")
 
     def _metric(self, name, X, y):
+        """Metric ``name`` of the predictions for ``X``, already checked by ``_dataset``."""
+        out = self._outputs(X)
         if name == "accuracy":
-            return float(accuracy_score(y, self.predict(X)))
+            return float(accuracy_score(y, self._predictions(out)))
         if name == "r2":
-            return float(r2_score(y, self.predict(X)))
-        proba = self.predict_proba(X)
-        if proba.shape[1] == 1:
-            return float(roc_auc_score(y, proba[:, 0]))
+            return float(r2_score(y, self._predictions(out)))
+        if out.shape[1] == 1:
+            return float(roc_auc_score(y, out[:, 0]))
         present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
-        return float(roc_auc_score(label_binarize(y, classes=present), proba[:, present]))
+        return float(roc_auc_score(label_binarize(y, classes=present), out[:, present]))
 
     def _block_buffers(self, count, rows=BLOCK_ROWS):
         """``count`` work buffers, each holding every layer's units for ``rows`` samples."""
         size = rows * lay.n_units(self._layout)
         return [np.empty(size, self._dtype) for _ in range(count)]
 
-    def _mean_loss(self, X, y):
-        targets = encode_targets(y, self._output, self._sizes[-1], self._dtype)
+    def _mean_loss(self, X, targets):
         return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
                          *self._block_buffers(3)) / len(X)
 
@@ -363,16 +365,22 @@ class Network:
     def predict_proba(self, X):
         """Output-layer activations, shape ``(n_samples, n_outputs)``: class probabilities
         for a softmax output, per-unit probabilities for sigmoid outputs."""
-        X = check_inputs(X, self._sizes[0], self._dtype)
+        return self._outputs(check_inputs(X, self._sizes[0], self._dtype))
+
+    def predict(self, X):
+        """Class labels (the most probable class; 0/1 for one sigmoid unit) or, for an
+        identity output, the predicted values (1-D for a single output)."""
+        return self._predictions(self.predict_proba(X))
+
+    def _outputs(self, X):
+        """Output-layer activations for an ``X`` already checked and converted."""
         out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
         with one_blas_thread():
             predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
         return out
 
-    def predict(self, X):
-        """Class labels (the most probable class; 0/1 for one sigmoid unit) or, for an
-        identity output, the predicted values (1-D for a single output)."""
-        out = self.predict_proba(X)
+    def _predictions(self, out):
+        """What ``predict`` returns, from the output activations ``out``."""
         if self._output == "identity":
             return out[:, 0] if out.shape[1] == 1 else out
         if out.shape[1] == 1:
