@@ -23,9 +23,11 @@ def kernel(func):
 
 
 def exact_kernel(func):
-    """Compile ``func`` without fast-math, for checks that must see infinities and NaN.
+    """Compile ``func`` without fast-math, for code whose rounding or NaN handling matters.
 
     Even without ``nnan``/``ninf``, LLVM's other fast-math rewrites were seen to fold
-    ``isfinite(a + b)`` to true; checks for divergence are compiled strictly instead.
+    ``isfinite(a + b)`` to true, and reassociation undoes the exact argument reduction of
+    ``exp_nonpositive``. ``fastmath=False`` is spelled out: a function that leaves it unset
+    inherits its caller's fast-math flags.
     """
-    return numba.njit(cache=CACHE, nogil=True)(func)
+    return numba.njit(cache=CACHE, fastmath=False, nogil=True, error_model="numpy")(func)

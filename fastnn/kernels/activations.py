@@ -7,6 +7,7 @@ so the backward pass needs no stored pre-activations for hidden layers.
 import math
 
 from ..config import kernel
+from .exponential import exp_nonpositive
 from .codes import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 
 
@@ -16,7 +17,7 @@ def sigmoid(x):
 
     Both halves share ``exp(-|x|)``, so the split is a select, not a branch.
     """
-    e = math.exp(-abs(x))
+    e = exp_nonpositive(-abs(x))
     positive = 1.0 / (1.0 + e)
     return positive if x >= 0.0 else e * positive
 
@@ -27,7 +28,7 @@ def softmax(z, out):
     shift = z.max()
     total = 0.0
     for k in range(z.size):
-        out[k] = math.exp(z[k] - shift)
+        out[k] = exp_nonpositive(z[k] - shift)
         total += out[k]
     for k in range(z.size):
         out[k] /= total
@@ -39,7 +40,7 @@ def log_sum_exp(z):
     shift = z.max()
     total = 0.0
     for k in range(z.size):
-        total += math.exp(z[k] - shift)
+        total += exp_nonpositive(z[k] - shift)
     return shift + math.log(total)
 
 

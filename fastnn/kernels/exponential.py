@@ -1,0 +1,61 @@
+"""``exp`` of non-positive numbers in plain arithmetic, so that loops calling it vectorise.
+
+``math.exp`` compiles to a call into the C library, one element at a time; LLVM cannot
+vectorise a loop around it without a vector maths library, which Numba's PyPI builds lack.
+Every exponential fastnn needs has an argument of at most zero (sigmoid takes ``exp(-|x|)``,
+softmax and log-sum-exp ``exp(z - max(z))``), so no overflow handling is needed: the
+argument is split as ``n ln 2 + r`` with ``|r| <= ln(2) / 2``, ``exp(r)`` comes from Cephes'
+rational approximation (relative error about 1e-16), and ``2**n`` is built from its bits.
+Results below the smallest normal float64 flush to zero.
+"""
+
+import math
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from ..config import exact_kernel
+
+LOG2_E = 1.4426950408889634
+# ln 2 split in two: n * LN2_HIGH is exact for |n| < 2**11, so r keeps its low bits.
+LN2_HIGH = 6.93145751953125e-1
+LN2_LOW = 1.42860682030941723212e-6
+# Cephes exp: exp(r) = 1 + 2 r P(r²) / (Q(r²) - r P(r²)).
+P0, P1, P2 = 1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1
+Q0, Q1 = 3.00198505138664455042e-6, 2.52448340349684104192e-3
+Q2, Q3 = 2.27265548208155028766e-1, 2.00000000000000000009e0
+# Below this, 2**n would not be a normal float64.
+SMALLEST_ARGUMENT = -708.0
+EXPONENT_BIAS, MANTISSA_BITS = 1023, 52
+
+
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE 754 bit pattern is the int64 ``bits``."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@exact_kernel
+def exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0`` (and NaN), as a float64, to within about 1e-16 relative.
+
+    Arguments below -708 give 0 (the exact value is under 3.3e-308); NaN gives NaN.
+    """
+    clamped = float(x) if x > SMALLEST_ARGUMENT else SMALLEST_ARGUMENT  # NaN too
+    n = math.floor(clamped * LOG2_E + 0.5)
+    r = (clamped - n * LN2_HIGH) - n * LN2_LOW
+    r2 = r * r
+    p = r * ((P0 * r2 + P1) * r2 + P2)
+    q = ((Q0 * r2 + Q1) * r2 + Q2) * r2 + Q3
+    scale = _float64_from_bits((int(n) + EXPONENT_BIAS) << MANTISSA_BITS)
+    value = (1.0 + 2.0 * p / (q - p)) * scale
+    if x >= SMALLEST_ARGUMENT:
+        return value
+    return 0.0 if x < SMALLEST_ARGUMENT else x
