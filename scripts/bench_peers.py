@@ -21,7 +21,10 @@ wait for a core slow the mini-batch contenders (BLAS, PyTorch) by up to tens of 
 
 The one-sweep bound: per-sample SGD must read, update and write every first-layer weight once
 per sample, so a compiled read-modify-write sweep over 784 x 128 float32 values, timed here on
-this machine, is the floor for a per-sample float32 step.
+this machine, is the floor for a per-sample float32 step. fastnn's first-layer step alone (its
+update fused with the next sample's forward product, over the same rows) is timed beside it:
+that step does two multiply-adds per weight where the sweep does one, which is what separates
+the two on a machine whose vector units, not its caches, set the pace.
 
     python scripts/bench_peers.py [--repeats 5] [--threads N] [--json results.json]
 """
@@ -41,6 +44,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for tests.naive
 from fastnn import Network  # noqa: E402
+from fastnn.kernels.dense import sgd_update_affine  # noqa: E402
 from tests import naive  # noqa: E402
 
 torch = None  # imported in main() unless --without-torch
@@ -54,6 +58,7 @@ SWEEP_SIZE = 784 * 128
 SWEEP_REPEATS = 2000
 ORACLE = "NumPy oracle per-sample float64"
 SWEEP = "one-sweep bound (784x128 float32)"
+FIRST_LAYER = "fastnn first-layer step (784x128 float32)"
 # (label, numerator contender, denominator contender, goal, direction): the issue's targets.
 # "speed-up" ratios divide the denominator's time by the numerator's and must reach the goal;
 # the bound divides the numerator's time by the sweep's and must stay under it.
@@ -137,6 +142,15 @@ def sweep(w, scale, shift, repeats):
             w[i] = w[i] * scale + shift
 
 
+@numba.njit
+def first_layer_steps(weights, bias, X, lr, out):
+    """fastnn's per-sample first-layer work for each row of ``X`` after the first: the previous
+    row's update (by a zero delta, so the weights stay put) fused with this row's product."""
+    pending = np.zeros_like(bias)
+    for r in range(1, X.shape[0]):
+        sgd_update_affine(weights, bias, pending, X[r - 1], lr, X[r], out)
+
+
 def contenders(X, y):
     """``{name: (run, units)}``: a warmed-up zero-argument run and the samples (or sweeps) it
     covers; ``None`` for PyTorch's contenders when it is not installed."""
@@ -159,6 +173,11 @@ def contenders(X, y):
     scale, shift = np.float32(0.999), np.float32(1e-4)
     sweep(w, scale, shift, 1)  # compile
     runs[SWEEP] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
+    first = Network(SIZES, dtype="float32", seed=0)
+    layer = (first.weights[0], first.biases[0], X.astype(np.float32), np.float32(LR),
+             np.empty(SIZES[1], np.float32))
+    first_layer_steps(*layer[:2], layer[2][:3], *layer[3:])  # compile
+    runs[FIRST_LAYER] = (lambda: first_layer_steps(*layer), len(X) - 1)
     return runs
 
 
@@ -214,10 +233,12 @@ def report(micros, names, repeats, used_threads):
     for name in names:
         if name not in micros:
             print(f"  {name:<36}{'not installed':>21}")
-        elif name != SWEEP:
+        elif name not in (SWEEP, FIRST_LAYER):
             speedup = ratio(micros, name, ORACLE, "speed-up")
             print(f"  {name:<36}{statistics.median(micros[name]):10.2f}{speedup:10.1f}x")
     print(f"  {SWEEP}: {statistics.median(micros[SWEEP]):.2f} µs per sweep")
+    print(f"  {FIRST_LAYER}: {statistics.median(micros[FIRST_LAYER]):.2f} µs per sample, "
+          f"{ratio(micros, FIRST_LAYER, SWEEP, 'bound'):.2f}x the sweep")
     goals = {}
     print("goals, measured / goal:")
     for label, numerator, denominator, goal, direction in GOALS:
