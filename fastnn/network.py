@@ -67,11 +67,13 @@ def _blas_libraries():
 
 
 def one_blas_thread():
-    """Context holding BLAS to one thread, as every fastnn kernel call runs.
+    """Context holding BLAS to one thread, as every training step runs.
 
-    The matrix products here are small (a mini-batch, a block of 1,024 rows): measured on a
-    2-core machine, a second OpenBLAS thread rarely paid for its synchronisation and, when the
-    other core was busy, made steps tens of times slower. ``train_many`` uses the cores.
+    A step's matrix products are small (a mini-batch): measured on a 2-core machine, a second
+    OpenBLAS thread rarely paid for its synchronisation and, when the other core was busy,
+    made steps tens of times slower; ``train_many`` uses the cores instead. Prediction, with
+    products of 1,024 rows, keeps BLAS's own thread count: there a second thread was 1.2-1.5x
+    faster on an idle machine and at most 1.25x slower on a busy one.
     """
     return _blas_libraries().limit(limits=1, user_api="blas")
 
@@ -376,8 +378,7 @@ class Network:
     def _outputs(self, X):
         """Output-layer activations for an ``X`` already checked and converted."""
         out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
-        with one_blas_thread():
-            predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
+        predict_rows(self._params, self._layout, X, *self._block_buffers(2), out)
         return out
 
     def _predictions(self, out):
