@@ -146,9 +146,11 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
                 delta_prev = None
                 if l > 0:  # propagate the error through weights[l] before it is changed
                     delta_prev = (weights[l].T @ delta) * _DERIVATIVES[activations[l - 1]](a_prev)
-                penalty = l2 * weights[l] + l1 * np.sign(weights[l])
-                weights[l] -= lr * (np.outer(delta, a_prev) + penalty)
-                biases[l] -= lr * delta
+                step = lr * delta
+                if l1 or l2:  # skipped when unset, so the speed baseline pays nothing for it
+                    weights[l] -= lr * (l2 * weights[l] + l1 * np.sign(weights[l]))
+                weights[l] -= np.outer(step, a_prev)
+                biases[l] -= step
                 delta = delta_prev
     else:
         for start in range(0, len(order), batch_size):
@@ -157,6 +159,8 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
                 weights, biases, activations, loss, X[rows], Y[rows])
             total += batch_loss * len(rows)
             for W, b, gW, gb in zip(weights, biases, grad_w, grad_b):
-                W -= lr * (gW + l2 * W + l1 * np.sign(W))
+                if l1 or l2:
+                    gW = gW + l2 * W + l1 * np.sign(W)
+                W -= lr * gW
                 b -= lr * gb
     return float(total / len(order))
