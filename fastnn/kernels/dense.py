@@ -85,10 +85,11 @@ def _affine_4_rows(weights, bias, x, out, j):
 def sgd_update_affine(weights, bias, delta_prev, x_prev, lr, x, out):
     """``sgd_update(W, b, delta_prev, x_prev, lr)`` then ``out = W @ x + b``, in one pass over ``W``.
 
-    Per-sample SGD is bound by memory traffic over the first (largest) weight matrix: applying
-    the previous sample's update while computing this sample's product reads and writes each
-    weight once per sample instead of twice, with the same arithmetic as the two separate
-    steps. Rows go four at a time so each loaded input value serves four rows.
+    The first (largest) weight matrix dominates per-sample SGD: applying the previous sample's
+    update while computing this sample's product loads and stores each weight once per sample
+    instead of twice, with the same arithmetic as the two separate steps (two multiply-adds
+    per weight, which on an AVX-512 machine cost as much as the memory traffic). Rows go four
+    at a time so each loaded input value serves four rows.
     """
     n_rows = weights.shape[0]
     n_blocked = n_rows - n_rows % 4
