@@ -6,7 +6,7 @@ Every exponential fastnn needs has an argument of at most zero (sigmoid takes ``
 softmax and log-sum-exp ``exp(z - max(z))``), so no overflow handling is needed: the
 argument is split as ``n ln 2 + r`` with ``|r| <= ln(2) / 2``, ``exp(r)`` comes from Cephes'
 rational approximation (relative error about 1e-16), and ``2**n`` is built from its bits.
-Results below the smallest normal float64 flush to zero.
+Arguments below -708 (results under 3.3e-308, near the smallest normal float64) give zero.
 """
 
 import math
