@@ -264,9 +264,8 @@ def main():
                         help="cap BLAS and PyTorch threads (default: the libraries' own)")
     parser.add_argument("--json", type=pathlib.Path, help="write every number here")
     parser.add_argument("--without-torch", action="store_true",
-                        help="leave PyTorch out, even when installed: merely importing it "
-                             "slowed the NumPy oracle by about 40%% on this machine, so the "
-                             "ratios against the oracle are fairest measured without it")
+                        help="leave PyTorch out, even when installed (a shorter run; "
+                             "importing it has no measurable effect on the other contenders)")
     args = parser.parse_args()
     if not args.without_torch:
         global torch
