@@ -7,8 +7,8 @@ Commits from before ``train_many`` existed are skipped (asv shows n/a), not fail
 
 import fastnn
 
-from .common import Benchmark, make_network
 from .bench_epoch import DIGITS_NETWORK
+from .common import Benchmark, make_network
 
 N_NETWORKS = 4
 

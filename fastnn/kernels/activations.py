@@ -7,8 +7,8 @@ so the backward pass needs no stored pre-activations for hidden layers.
 import math
 
 from ..config import kernel
-from .exponential import exp_nonpositive
 from .codes import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
+from .exponential import exp_nonpositive
 
 
 @kernel

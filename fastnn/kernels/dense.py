@@ -83,7 +83,7 @@ def _affine_4_rows(weights, bias, x, out, j):
 
 @kernel
 def sgd_update_affine(weights, bias, delta_prev, x_prev, lr, x, out):
-    """``sgd_update(W, b, delta_prev, x_prev, lr)`` then ``out = W @ x + b``, in one pass over ``W``.
+    """``sgd_update(W, b, delta_prev, x_prev, lr)``, then ``out = W @ x + b``, in one pass.
 
     The first (largest) weight matrix dominates per-sample SGD: applying the previous sample's
     update while computing this sample's product loads and stores each weight once per sample
