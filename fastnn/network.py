@@ -278,11 +278,11 @@ class Network:
                         break
                     record = {"loss": loss, "seconds": seconds}
                     if validation_data is not None:
-                        record["val_loss"] = self._mean_loss(X_val, val_targets)
+                        record["val_loss"], val_out = self._loss_and_outputs(X_val, val_targets)
                         record["val_" + self._score_name] = self._metric(self._score_name,
-                                                                         X_val, y_val)
+                                                                         val_out, y_val)
                     if metric is not None:
-                        record[metric] = self._metric(metric, X, y)
+                        record[metric] = self._metric(metric, self._outputs(X), y)
                     self._append_history(record)
                     if target is not None and record[metric] >= target:
                         break
@@ -333,9 +333,8 @@ class Network:
         if metric == "roc_auc" and np.unique(y).size < 2:
             raise ValueError("roc_auc needs at least two classes in y.")
 
-    def _metric(self, name, X, y):
-        """Metric ``name`` of the predictions for ``X``, already checked by ``_dataset``."""
-        out = self._outputs(X)
+    def _metric(self, name, out, y):
+        """Metric ``name`` of the output activations ``out`` against checked labels ``y``."""
         if name == "accuracy":
             return float(accuracy_score(y, self._predictions(out)))
         if name == "r2":
@@ -350,9 +349,12 @@ class Network:
         size = rows * lay.n_units(self._layout)
         return [np.empty(size, self._dtype) for _ in range(count)]
 
-    def _mean_loss(self, X, targets):
-        return loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
-                         *self._block_buffers(3)) / len(X)
+    def _loss_and_outputs(self, X, targets):
+        """Mean loss over checked ``X`` and its encoded ``targets``, and the outputs for ``X``."""
+        out = np.empty((len(X), self._sizes[-1]), dtype=self._dtype)
+        total = loss_rows(self._params, self._layout, X, targets, LOSSES[self._loss],
+                          *self._block_buffers(3), out)
+        return total / len(X), out
 
     def save(self, path):
         """Write the network, its settings, history and random state to ``path`` (``.npz``).
@@ -392,7 +394,7 @@ class Network:
     def score(self, X, y):
         """Accuracy for classifiers, the coefficient of determination R² otherwise."""
         X, y = self._dataset(X, y)
-        return self._metric(self._score_name, X, y)
+        return self._metric(self._score_name, self._outputs(X), y)
 
 
 class _EpochRunner:

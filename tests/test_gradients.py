@@ -25,7 +25,8 @@ OUTPUTS = [  # (n_outputs, output, loss)
 
 def mean_loss(net, X, Y):
     buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
-    return loss_rows(net.params, net._layout, X, Y, LOSSES[net.loss], *buffers) / len(X)
+    outputs = np.empty((len(X), net.sizes[-1]))
+    return loss_rows(net.params, net._layout, X, Y, LOSSES[net.loss], *buffers, outputs) / len(X)
 
 
 @pytest.mark.parametrize("activation, n_outputs, output, loss",

@@ -33,6 +33,10 @@ def test_fit_learns_and_reports_history(blobs):
     assert set(net.history) == {"loss", "seconds", "val_loss", "val_accuracy"}
     assert all(len(values) == 5 for values in net.history.values())
     assert net.history["loss"][-1] < net.history["loss"][0]
+    assert net.history["val_accuracy"][-1] == net.score(X[:100], y[:100])
+    val_proba = net.predict_proba(X[:100])
+    val_loss = -np.log(val_proba[np.arange(100), y[:100]]).mean()
+    assert net.history["val_loss"][-1] == pytest.approx(val_loss, rel=1e-12)
     assert net.score(X, y) > 0.95
     proba = net.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)

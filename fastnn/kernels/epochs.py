@@ -233,10 +233,12 @@ def predict_rows(params, layout, X, z, a, out):
 
 
 @kernel
-def loss_rows(params, layout, X, Y, loss_code, z, a, delta):
+def loss_rows(params, layout, X, Y, loss_code, z, a, delta, out):
     """Summed loss over the rows of ``X`` with targets ``Y``, a chunk of rows at a time.
 
-    Buffers are sized as for ``predict_rows``; ``delta`` only receives discarded output deltas.
+    The output activations land in ``out`` as in ``predict_rows``, so validation metrics need
+    no second forward pass. Buffers are sized as for ``predict_rows``; ``delta`` only receives
+    discarded output deltas.
     """
     out_row = layout[layout.shape[0] - 1]
     chunk = buffer_rows(z, layout)
@@ -251,4 +253,5 @@ def loss_rows(params, layout, X, Y, loss_code, z, a, delta):
             total_loss += loss_and_delta(
                 z_out[r], a_out[r], targets[r], out_row[ACTIVATION], loss_code, d_out[r], 1.0
             )
+        out[start : start + n_rows] = a_out
     return total_loss
