@@ -45,9 +45,7 @@ def save(network, path):
         "rng_state": network._rng.bit_generator.state,
         "history": network.history,
     }
-    arrays = {f"weights_{layer}": w for layer, w in enumerate(network.weights)}
-    arrays.update({f"biases_{layer}": b for layer, b in enumerate(network.biases)})
-    arrays["metadata"] = np.array(json.dumps(metadata))
+    arrays = {**_layer_arrays(network), "metadata": np.array(json.dumps(metadata))}
     folder = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".fastnn-", suffix=".tmp",
                                      delete=False) as tmp:
@@ -61,6 +59,13 @@ def save(network, path):
             os.remove(tmp.name)
             raise
     os.replace(tmp.name, path)
+
+
+def _layer_arrays(network):
+    """``{"weights_0": W0, "biases_0": b0, ...}``: the network's parameter views by file name."""
+    arrays = {f"weights_{layer}": w for layer, w in enumerate(network.weights)}
+    arrays.update({f"biases_{layer}": b for layer, b in enumerate(network.biases)})
+    return arrays
 
 
 def _plain(value):
@@ -104,8 +109,7 @@ def _check_format(metadata):
 
 def _restore_parameters(network, arrays):
     """Copy the saved layer arrays into ``network``, refusing any shape or dtype mismatch."""
-    expected = {f"weights_{layer}": w for layer, w in enumerate(network.weights)}
-    expected.update({f"biases_{layer}": b for layer, b in enumerate(network.biases)})
+    expected = _layer_arrays(network)
     if set(arrays) != set(expected):
         raise ModelFileError(f"the file's arrays {sorted(arrays)} are not the network's "
                              f"{sorted(expected)}")
