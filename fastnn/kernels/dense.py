@@ -82,21 +82,21 @@ def _affine_4_rows(weights, bias, x, out, j):
 
 
 @kernel
-def sgd_update_affine(weights, bias, delta_prev, x_prev, lr, x, out):
-    """``sgd_update(W, b, delta_prev, x_prev, lr)``, then ``out = W @ x + b``, in one pass.
+def sgd_update_affine(weights, bias, step_prev, x_prev, x, out):
+    """``apply_step(W, b, step_prev, x_prev)``, then ``out = W @ x + b``, in one pass.
 
     The first (largest) weight matrix dominates per-sample SGD: applying the previous sample's
-    update while computing this sample's product loads and stores each weight once per sample
-    instead of twice, with the same arithmetic as the two separate steps (two multiply-adds
-    per weight, which on an AVX-512 machine cost as much as the memory traffic). Rows go four
-    at a time so each loaded input value serves four rows.
+    step (``lr`` times its delta) while computing this sample's product loads and stores each
+    weight once per sample instead of twice, with the same arithmetic as the two separate
+    steps (two multiply-adds per weight, which on an AVX-512 machine cost as much as the
+    memory traffic). Rows go four at a time so each loaded input value serves four rows.
     """
     n_rows = weights.shape[0]
     n_blocked = n_rows - n_rows % 4
     for j in range(0, n_blocked, 4):
-        _sgd_update_affine_4_rows(weights, bias, delta_prev, x_prev, lr, x, out, j)
+        _sgd_update_affine_4_rows(weights, bias, step_prev, x_prev, x, out, j)
     for j in range(n_blocked, n_rows):
-        step = lr * delta_prev[j]
+        step = step_prev[j]
         bias[j] -= step
         w_row = weights[j]
         total = bias[j]
@@ -108,10 +108,10 @@ def sgd_update_affine(weights, bias, delta_prev, x_prev, lr, x, out):
 
 
 @kernel
-def _sgd_update_affine_4_rows(weights, bias, delta_prev, x_prev, lr, x, out, j):
+def _sgd_update_affine_4_rows(weights, bias, step_prev, x_prev, x, out, j):
     """``sgd_update_affine`` on rows ``j .. j + 3``."""
-    step0, step1 = lr * delta_prev[j], lr * delta_prev[j + 1]
-    step2, step3 = lr * delta_prev[j + 2], lr * delta_prev[j + 3]
+    step0, step1 = step_prev[j], step_prev[j + 1]
+    step2, step3 = step_prev[j + 2], step_prev[j + 3]
     bias[j] -= step0
     bias[j + 1] -= step1
     bias[j + 2] -= step2
@@ -145,14 +145,13 @@ def affine_rows(weights, bias, inputs, out):
 
 
 @kernel
-def sgd_update(weights, bias, delta, a_in, lr):
-    """One sample's SGD step on a layer: ``W -= lr * outer(delta, a_in)``, ``b -= lr * delta``."""
+def apply_step(weights, bias, step, a_in):
+    """A pending SGD step on a layer: ``W -= outer(step, a_in)``, ``b -= step``."""
     for j in range(weights.shape[0]):
-        step = lr * delta[j]
         w_row = weights[j]
         for i in range(a_in.size):
-            w_row[i] -= step * a_in[i]
-        bias[j] -= step
+            w_row[i] -= step[j] * a_in[i]
+        bias[j] -= step[j]
 
 
 @kernel

@@ -14,17 +14,18 @@ from .codes import ACTIVATION
 from .dense import (
     affine,
     affine_rows,
+    apply_step,
     backprop_sgd_update,
     buffer_rows,
     layer_block,
     layer_params,
     layer_units,
     sgd_step,
-    sgd_update,
     sgd_update_affine,
     units_per_sample,
 )
 from .losses import loss_and_delta
+from .sparse_inputs import sgd_update_affine_sparse, transpose_into
 
 
 @kernel
@@ -43,33 +44,64 @@ def forward_layers(params, layout, first_layer, a_in, z, a):
 
 
 @kernel
-def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
+def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active):
     """Per-sample SGD over the rows ``X[order]``.
 
     Each sample is forwarded, its error back-propagated and every weight updated before the
     next sample is forwarded, exactly as the articles' NumPy loops do. The first layer's
-    update is applied lazily, in the same sweep as the next sample's forward product
+    step is applied lazily, in the same sweep as the next sample's forward product
     (``sgd_update_affine``), and flushed before returning. ``z``, ``a`` and ``delta`` are
     one-sample buffers of ``n_units`` elements.
 
+    For inputs that are mostly zero, pass ``first_t``, an ``(n_in, n_out)`` buffer, and
+    ``active``, an index buffer of ``n_in``: the first layer then trains on a transposed copy
+    that skips zero inputs (see ``sparse_inputs``) and is copied back before returning. Empty
+    arrays select the dense path.
+
     Returns the summed per-sample loss and -1, or, as soon as a sample's loss or any of its
     pre-activations is not finite, the loss so far and that sample's position in ``order``.
-    A non-finite weight always shows in the pre-activations it feeds (``inf * 0`` is NaN),
-    so this catches divergence at the first sample whose forward pass meets it.
+    A non-finite weight shows in the pre-activations it feeds (``inf * 0`` is NaN), so this
+    catches divergence at the first sample whose forward pass meets it; on the sparse path a
+    first-layer weight is met only by samples whose input for it is nonzero.
     """
     if order.size == 0:
         return 0.0, -1
+    first = layout[0]
+    w_first, b_first = layer_params(params, first)
+    pending_step = layer_units(delta, first)
+    pending_step[:] = 0.0
+    sparse = first_t.size > 0
+    if sparse:
+        transpose_into(w_first, first_t)
+    total_loss, stopped_at = _per_sample_steps(
+        params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active
+    )
+    if sparse:
+        transpose_into(first_t, w_first)
+    if stopped_at < 0:
+        apply_step(w_first, b_first, pending_step, X[order[order.size - 1]])
+    return total_loss, stopped_at
+
+
+@kernel
+def _per_sample_steps(params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active):
+    """The sample loop of ``train_per_sample``, which sets up and flushes the first layer.
+
+    Leaves the last sample's first-layer step (``lr`` times its delta) pending in ``delta``.
+    """
     n_layers = layout.shape[0]
     first, out_row = layout[0], layout[n_layers - 1]
     w_first, b_first = layer_params(params, first)
-    pending_delta = layer_units(delta, first)
-    pending_delta[:] = 0.0
+    z_first, a_first = layer_units(z, first), layer_units(a, first)
+    pending_step = layer_units(delta, first)
     x_prev = X[order[0]]
     total_loss = 0.0
     for position in range(order.size):
         x = X[order[position]]
-        z_first, a_first = layer_units(z, first), layer_units(a, first)
-        sgd_update_affine(w_first, b_first, pending_delta, x_prev, lr, x, z_first)
+        if first_t.size > 0:
+            sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev, x, z_first, active)
+        else:
+            sgd_update_affine(w_first, b_first, pending_step, x_prev, x, z_first)
         activate(z_first, a_first, first[ACTIVATION])
         forward_layers(params, layout, 1, a_first, z, a)
         sample_loss = loss_and_delta(
@@ -90,8 +122,9 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta):
             a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
             backprop_sgd_update(weights, bias, layer_units(delta, row), a_in, lr, delta_in)
             scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
+        for j in range(pending_step.size):
+            pending_step[j] *= lr
         x_prev = x
-    sgd_update(w_first, b_first, pending_delta, x_prev, lr)
     return total_loss, -1
 
 
