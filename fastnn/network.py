@@ -402,6 +402,13 @@ class Network:
         return self._metric(self._score_name, self._outputs(X), y)
 
 
+def _nonzero_share(X, rows=256):
+    """Share of nonzero entries in about ``rows`` evenly spaced rows of ``X``: counting every
+    entry of 10,000 digits took 5% as long as a per-sample epoch over them."""
+    sample = X[::max(1, len(X) // rows)]
+    return np.count_nonzero(sample) / max(1, sample.size)
+
+
 class _EpochRunner:
     """Work buffers and chunking for one ``fit`` call's epochs, allocated once."""
 
@@ -416,7 +423,7 @@ class _EpochRunner:
         self.per_sample = batch == 1 and network.l1 == 0 and network.l2 == 0
         self.z, self.a, self.delta = network._block_buffers(3, rows=min(batch, BLOCK_ROWS))
         n_in, n_out = network._sizes[0], network._sizes[1]
-        sparse = self.per_sample and np.count_nonzero(X) <= SPARSE_INPUTS_MAX_DENSITY * X.size
+        sparse = self.per_sample and _nonzero_share(X) <= SPARSE_INPUTS_MAX_DENSITY
         self.first_t = np.empty((n_in, n_out) if sparse else (0, 0), dtype)
         self.active = np.empty(n_in if sparse else 0, np.int64)
         if not self.per_sample:
