@@ -85,10 +85,9 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, fi
 
 @kernel
 def _per_sample_steps(params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active):
-    """The sample loop of ``train_per_sample``, which sets up and flushes the first layer.
-
-    Leaves the last sample's first-layer step (``lr`` times its delta) pending in ``delta``.
-    """
+    """``train_per_sample``'s loop over the samples; the caller prepares the first layer's
+    weights and applies the step this loop leaves pending (``lr`` times the last sample's
+    first-layer delta, in ``delta``)."""
     n_layers = layout.shape[0]
     first, out_row = layout[0], layout[n_layers - 1]
     w_first, b_first = layer_params(params, first)
