@@ -90,11 +90,13 @@ def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, 
 
 
 @pytest.mark.parametrize("dtype, atol", [("float64", 1e-10), ("float32", 2e-5)])
-@pytest.mark.parametrize("sizes, activation, output, loss", CASES)
+@pytest.mark.parametrize("sizes, activation, output, loss",
+                         CASES + [([13, 3], "sigmoid", "softmax", "cross_entropy")])
 def test_per_sample_epoch_on_mostly_zero_inputs_matches_oracle(rng, monkeypatch, sizes,
                                                                activation, output, loss,
                                                                dtype, atol):
-    """Mostly-zero inputs train the first layer transposed, skipping zeros: same weights."""
+    """Mostly-zero inputs train the first layer transposed, skipping zeros: same weights, with
+    and without hidden layers (without, the first layer is the output layer)."""
     kernel, first_layer_copies = fastnn.network.train_per_sample, []
 
     def spy(*args):
