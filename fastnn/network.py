@@ -56,7 +56,7 @@ BLOCK_ROWS = 1024
 # Per-sample training skips zero inputs in the first layer (kernels/sparse_inputs.py) when at
 # most this share of X is nonzero. With zeros scattered at random the two paths broke even at
 # 25% on this project's machine; zeros in runs, as in images, favour skipping further (MNIST's
-# digits are 19% nonzero, and the skipping path trains them 1.2-1.7x faster).
+# digits are 19% nonzero, and the skipping path trains them 1.2-2.0x faster).
 SPARSE_INPUTS_MAX_DENSITY = 0.25
 
 
