@@ -51,7 +51,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for test
 import fastnn.network  # noqa: E402
 from fastnn import Network  # noqa: E402
 from fastnn.kernels.dense import sgd_update_affine  # noqa: E402
-from fastnn.kernels.sparse_inputs import sgd_update_affine_sparse, transpose_into  # noqa: E402
+from fastnn.kernels.sparse_inputs import sgd_update_affine_sparse  # noqa: E402
 from tests import naive  # noqa: E402
 
 torch = None  # imported in main() unless --without-torch
@@ -196,8 +196,7 @@ def contenders(X, y):
     runs[SWEEP] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
     first = Network(SIZES, dtype="float32", seed=0)
     weights, bias = first.weights[0], first.biases[0]
-    weights_t = np.empty(weights.shape[::-1], np.float32)
-    transpose_into(weights, weights_t)
+    weights_t = np.ascontiguousarray(weights.T)
     X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
     for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
         step = (weights, bias, X32, out, transposed, np.empty(SIZES[0], np.int64))

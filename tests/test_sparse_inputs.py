@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastnn.kernels.dense import sgd_update_affine
-from fastnn.kernels.sparse_inputs import nonzero_inputs, sgd_update_affine_sparse, transpose_into
+from fastnn.kernels.sparse_inputs import nonzero_inputs, sgd_update_affine_sparse
 
 from .conftest import mostly_zero
 
@@ -25,8 +25,7 @@ def test_sparse_step_equals_the_dense_step_and_product(rng, density):
     expected_weights = weights - np.outer(step, x_prev)
     expected_out = expected_weights @ x + bias - step
 
-    weights_t, sparse_bias, out = np.empty((n_in, n_out)), bias.copy(), np.empty(n_out)
-    transpose_into(weights, weights_t)
+    weights_t, sparse_bias, out = np.ascontiguousarray(weights.T), bias.copy(), np.empty(n_out)
     sgd_update_affine_sparse(weights_t, sparse_bias, step, x_prev, x, out,
                              np.empty(n_in, np.int64))
     np.testing.assert_allclose(weights_t.T, expected_weights, rtol=0, atol=1e-14)

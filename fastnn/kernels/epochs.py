@@ -25,7 +25,7 @@ from .dense import (
     units_per_sample,
 )
 from .losses import loss_and_delta
-from .sparse_inputs import sgd_update_affine_sparse, transpose_into
+from .sparse_inputs import sgd_update_affine_sparse
 
 
 @kernel
@@ -72,12 +72,12 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, fi
     pending_step[:] = 0.0
     sparse = first_t.size > 0
     if sparse:
-        transpose_into(w_first, first_t)
+        first_t[:, :] = w_first.T
     total_loss, stopped_at = _per_sample_steps(
         params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active
     )
     if sparse:
-        transpose_into(first_t, w_first)
+        w_first[:, :] = first_t.T
     if stopped_at < 0:
         apply_step(w_first, b_first, pending_step, X[order[order.size - 1]])
     return total_loss, stopped_at

@@ -13,19 +13,6 @@ from ..config import kernel
 
 
 @kernel
-def transpose_into(source, out):
-    """``out[:] = source.T`` for 2-D arrays.
-
-    Written row by row of ``out``, reading ``source`` with a stride: 1.3-1.6x faster here than
-    reading rows and scattering the writes.
-    """
-    for j in range(out.shape[0]):
-        out_row = out[j]
-        for i in range(out_row.size):
-            out_row[i] = source[i, j]
-
-
-@kernel
 def nonzero_inputs(x_prev, x, active):
     """Indices where ``x_prev`` or ``x`` is nonzero, in order, into ``active``; returns how many.
 
