@@ -22,6 +22,19 @@ def kernel(func):
     )(func)
 
 
+def parallel_kernel(func):
+    """``kernel``, with its ``numba.prange`` loops run on Numba's threads.
+
+    Numba's GNU OpenMP threading layer cannot survive a ``fork`` once a parallel loop has run
+    (the child process aborts), so a parallel kernel keeps a plain loop beside each ``prange``
+    and takes it unless threads were asked for.
+    """
+    return numba.njit(
+        cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy",
+        parallel=True,
+    )(func)
+
+
 def exact_kernel(func):
     """Compile ``func`` without fast-math, for code whose rounding or NaN handling matters.
 

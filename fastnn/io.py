@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 # Settings saved and restored as constructor arguments.
 ARCHITECTURE = ("activation", "output", "loss", "init")
 SETTINGS = ("lr", "epochs", "batch_size", "shuffle", "seed", "l1", "l2", "on_divergence",
-            "verbose")
+            "n_jobs", "verbose")
 
 
 class ModelFileError(ValueError):

@@ -9,6 +9,7 @@ import functools
 import time
 import warnings
 
+import numba
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
@@ -161,6 +162,15 @@ class Network:
         notice at the sample where it appears: restore the weights of the last good epoch,
         record the failed epoch's loss as NaN, then raise ``DivergenceError`` or stop with a
         ``DivergenceWarning``.
+    n_jobs : int or None
+        Threads for a mini-batch step (``None``: 1; -1: one per core, Numba's
+        ``NUMBA_NUM_THREADS``). Each batch is cut into ``n_jobs`` parts of at least 32 rows
+        whose gradients are computed side by side and added in a fixed order, so the weights
+        depend on ``n_jobs`` (by rounding) but not on the threads free at the time. Per-sample
+        SGD is serial and ignores it; ``fastnn.train_many`` uses cores for whole networks
+        instead. Threads are Numba's (``numba.prange``): with its GNU OpenMP layer, the
+        default on Linux, a process that has trained with ``n_jobs > 1`` must not ``fork``
+        (``multiprocessing``'s default start method there) a child that trains with it again.
     verbose : bool
         Show a progress bar with the running loss while fitting.
 
@@ -178,7 +188,7 @@ class Network:
 
     def __init__(self, sizes, activation="sigmoid", output=None, loss=None, lr=0.1, epochs=10,
                  batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
-                 l1=0.0, l2=0.0, on_divergence="raise", verbose=False):
+                 l1=0.0, l2=0.0, on_divergence="raise", n_jobs=None, verbose=False):
         self._sizes = _check_sizes(sizes)
         n_hidden = len(self._sizes) - 2
         hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
@@ -192,7 +202,7 @@ class Network:
         self._init = _choose("init", init, INITIALIZERS)
         self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
         self.l1, self.l2 = l1, l2
-        self.on_divergence = on_divergence
+        self.on_divergence, self.n_jobs = on_divergence, n_jobs
         self.shuffle, self.verbose, self.seed = shuffle, verbose, seed
         self._check_settings()
 
@@ -219,6 +229,7 @@ class Network:
         return (f"Network({self._sizes}, activation={self._activation!r}, "
                 f"output={self._output!r}, loss={self._loss!r}, lr={self.lr}, "
                 f"epochs={self.epochs}, batch_size={self.batch_size}, l1={self.l1}, l2={self.l2}, "
+                f"n_jobs={self.n_jobs}, "
                 f"dtype={self.dtype.name!r})")
 
     @property
@@ -243,6 +254,18 @@ class Network:
                 isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer or None, "
                              f"got {self.batch_size!r}.")
+        if self.n_jobs is not None and not (
+                isinstance(self.n_jobs, (int, np.integer)) and not isinstance(self.n_jobs, bool)
+                and (self.n_jobs >= 1 or self.n_jobs == -1)):
+            raise ValueError(f"n_jobs must be a positive integer, -1 or None, "
+                             f"got {self.n_jobs!r}.")
+
+    @property
+    def _threads(self):
+        """``n_jobs`` as a number of threads."""
+        if self.n_jobs is None:
+            return 1
+        return numba.config.NUMBA_NUM_THREADS if self.n_jobs == -1 else int(self.n_jobs)
 
     # ------------------------------------------------------------------ training
 
@@ -351,10 +374,12 @@ class Network:
         present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
         return float(roc_auc_score(label_binarize(y, classes=present), out[:, present]))
 
-    def _block_buffers(self, count, rows=BLOCK_ROWS):
-        """``count`` work buffers, each holding every layer's units for ``rows`` samples."""
+    def _block_buffers(self, count, rows=BLOCK_ROWS, sets=None):
+        """``count`` work buffers, each holding every layer's units for ``rows`` samples
+        (``sets`` such buffers, one per row, when given)."""
         size = rows * lay.n_units(self._layout)
-        return [np.empty(size, self._dtype) for _ in range(count)]
+        shape = size if sets is None else (sets, size)
+        return [np.empty(shape, self._dtype) for _ in range(count)]
 
     def _loss_and_outputs(self, X, targets):
         """Mean loss over checked ``X`` and its encoded ``targets``, and the outputs for ``X``."""
@@ -423,7 +448,8 @@ class _EpochRunner:
         self.loss_code = LOSSES[network.loss]
         # The fused per-sample kernel is plain SGD; penalised steps take the general path.
         self.per_sample = batch == 1 and network.l1 == 0 and network.l2 == 0
-        self.z, self.a, self.delta = network._block_buffers(3, rows=min(batch, BLOCK_ROWS))
+        sets = 1 if self.per_sample else network._threads
+        self.z, self.a, self.delta = network._block_buffers(3, min(batch, BLOCK_ROWS), sets)
         n_in, n_out = network._sizes[0], network._sizes[1]
         sparse = self.per_sample and _nonzero_share(X) <= SPARSE_INPUTS_MAX_DENSITY
         self.first_t = np.empty((n_in, n_out) if sparse else (0, 0), dtype)
@@ -432,7 +458,9 @@ class _EpochRunner:
             staged = 0 if batch == n_samples else batch  # a whole-data batch is used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
             self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
-            self.grad, self.block_grad = (np.empty_like(network._params) for _ in range(2))
+            self.grad = np.empty_like(network._params)
+            self.part_grads = np.empty((sets, network._params.size), dtype)
+            self.part_losses = np.empty(sets)
         work_per_sample = 3 * network._params.size
         batches_per_chunk = max(1, CHUNK_MULTIPLY_ADDS // (work_per_sample * batch))
         self.chunk = batches_per_chunk * batch
@@ -452,12 +480,14 @@ class _EpochRunner:
             if self.per_sample:
                 chunk_loss, stopped_at = train_per_sample(
                     net._params, net._layout, self.X, self.targets, rows, self.lr,
-                    self.loss_code, self.z, self.a, self.delta, self.first_t, self.active)
+                    self.loss_code, self.z[0], self.a[0], self.delta[0], self.first_t,
+                    self.active)
             else:
                 chunk_loss, stopped_at = train_minibatch(
                     net._params, net._layout, self.X, self.targets, rows, self.lr, self.l1,
                     self.l2, self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
-                    self.z, self.a, self.delta, self.grad, self.block_grad)
+                    self.z, self.a, self.delta, self.grad, self.part_grads, self.part_losses,
+                    numba.get_num_threads() > 1)
             seconds += time.perf_counter() - began
             if stopped_at >= 0:
                 return np.nan, seconds, start + stopped_at

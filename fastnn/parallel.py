@@ -5,6 +5,8 @@ many independent networks. The compiled kernels release the GIL, so plain thread
 joblib) run them side by side, each exactly as its own ``fit`` would: same weights, bit for bit.
 """
 
+import numba
+import numba
 from joblib import Parallel, delayed
 
 from .network import one_blas_thread
@@ -15,11 +17,23 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
 
     Each network keeps its own settings, random stream and history, and ends with the weights
     that ``network.fit(X, y, **fit_params)`` alone would give it. ``n_jobs`` threads run at
-    once (-1: one per core), each with one BLAS thread, as every fit runs.
+    once (-1: one per core), each with one BLAS thread, as every fit runs, and one Numba
+    thread: a network's own ``n_jobs`` still cuts its batches into the same parts, trained
+    one after another.
     """
     networks = list(networks)
     with one_blas_thread():
         Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(network.fit)(X, y, **fit_params) for network in networks
+            delayed(_fit_on_this_thread)(network, X, y, fit_params) for network in networks
         )
     return networks
+
+
+def _fit_on_this_thread(network, X, y, fit_params):
+    """``network.fit`` with Numba held to the calling thread (a thread-local setting)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return network.fit(X, y, **fit_params)
+    finally:
+        numba.set_num_threads(threads)

@@ -35,9 +35,11 @@ def test_gradient_matches_central_differences(rng, activation, n_outputs, output
     sizes = [4, 6, 5, n_outputs]
     X, _, Y = make_data(rng, sizes, output, n=8)
     net = Network(sizes, activation=activation, output=output, loss=loss, seed=1, init="normal")
-    buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
-    grad, block_grad = np.empty_like(net.params), np.empty_like(net.params)
-    batch_gradient(net.params, net._layout, X, Y, LOSSES[loss], *buffers, grad, block_grad)
+    buffers = [np.empty((1, len(X) * n_units(net._layout))) for _ in range(3)]
+    grad, part_grads = np.empty_like(net.params), np.empty((1, net.params.size))
+    rows = np.arange(len(X))
+    batch_gradient(net.params, net._layout, X, Y, rows, LOSSES[loss], X[:0], Y[:0], *buffers,
+                   grad, part_grads, np.empty(1), False)
 
     step = 1e-6
     numeric = np.empty_like(grad)

@@ -1,5 +1,9 @@
 """The Network class as a user drives it: API contract, determinism, stability, bad input."""
 
+import subprocess
+import sys
+
+import numba
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -160,6 +164,9 @@ BAD_CONSTRUCTION = [
     (dict(batch_size=0), "batch_size must be"),
     (dict(l2=-0.1), "l2 must be"),
     (dict(l1=float("inf")), "l1 must be"),
+    (dict(n_jobs=0), "n_jobs must be"),
+    (dict(n_jobs=-2), "n_jobs must be"),
+    (dict(n_jobs=1.5), "n_jobs must be"),
 ]
 
 
@@ -246,14 +253,15 @@ def test_single_sigmoid_unit_predicts_zero_one_labels():
     assert net.score(X, y) > 0.9
 
 
-@pytest.mark.parametrize("batch_size", [1, 16])
-def test_train_many_gives_each_network_its_own_fit(blobs, batch_size):
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (16, None), (64, 2)])
+def test_train_many_gives_each_network_its_own_fit(blobs, batch_size, n_jobs):
     X, y = blobs
     settings = [dict(seed=seed, lr=lr) for seed in (0, 1) for lr in (0.05, 0.2)]
-    alone = [Network([5, 8, 3], epochs=2, batch_size=batch_size, **kw).fit(X, y)
+    alone = [Network([5, 8, 3], epochs=2, batch_size=batch_size, n_jobs=n_jobs, **kw).fit(X, y)
              for kw in settings]
     together = fastnn.train_many(
-        [Network([5, 8, 3], epochs=2, batch_size=batch_size, **kw) for kw in settings],
+        [Network([5, 8, 3], epochs=2, batch_size=batch_size, n_jobs=n_jobs, **kw)
+         for kw in settings],
         X, y, n_jobs=2, validation_data=(X, y))
     for one, other in zip(alone, together):
         np.testing.assert_array_equal(one.params, other.params)
@@ -319,3 +327,45 @@ def test_fit_on_float32_data_allocates_no_copy_of_it(batch_size, inputs):
     finally:
         tracemalloc.stop()
     assert peak < 0.05 * X.nbytes, f"fit allocated {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threaded_batches_do_not_depend_on_the_threads_that_ran_them(blobs, threads):
+    """``n_jobs`` fixes how batches are cut; the threads free at the time change nothing."""
+    X, y = blobs
+    reference = Network([5, 8, 3], batch_size=128, n_jobs=2, epochs=3, seed=0).fit(X, y)
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        again = Network([5, 8, 3], batch_size=128, n_jobs=2, epochs=3, seed=0).fit(X, y)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(again.params, reference.params)
+    serial = Network([5, 8, 3], batch_size=128, epochs=3, seed=0).fit(X, y)
+    np.testing.assert_allclose(serial.params, reference.params, rtol=0, atol=1e-12)
+    assert not np.array_equal(serial.params, reference.params)  # two parts, added: rounding
+
+
+FORK_AFTER_THREADS = """
+import multiprocessing, numpy as np
+from fastnn import Network
+X = np.random.default_rng(0).normal(size=(256, 5)); y = (X[:, 0] > 0).astype(int)
+def fit(n_jobs):
+    return Network([5, 4, 2], batch_size=128, n_jobs=n_jobs, epochs=1, seed=0).fit(X, y).params
+if __name__ == "__main__":
+    threaded = fit(2)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        print(np.abs(pool.apply(fit, (None,)) - threaded).max() < 1e-12)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default start method on Linux")
+def test_a_forked_child_trains_serially_after_threaded_training(tmp_path):
+    """Numba's GNU OpenMP layer aborts a forked child that runs a parallel loop; the default
+    ``n_jobs`` never runs one, so a child forked after threaded training still trains."""
+    script = tmp_path / "fork_after_threads.py"
+    script.write_text(FORK_AFTER_THREADS)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -5,6 +5,7 @@ import pytest
 
 import fastnn.network
 from fastnn import Network
+from fastnn.kernels.epochs import MIN_PART_ROWS, batch_parts
 
 from . import naive
 from .conftest import mostly_zero
@@ -53,10 +54,11 @@ def make_data(rng, sizes, output, n=500, sparse=False):
 
 
 def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64", lr=0.05,
-               sparse=False, **penalties):
+               sparse=False, n_jobs=None, **penalties):
     X, y, Y = make_data(rng, sizes, output, sparse=sparse)
     net = Network(sizes, activation=activation, output=output, loss=loss, lr=lr, epochs=1,
-                  batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, **penalties)
+                  batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, n_jobs=n_jobs,
+                  **penalties)
     weights, biases = oracle_copy(net)
     oracle_loss = naive.train_epoch(weights, biases, oracle_activations(net), loss, X, Y, lr,
                                     batch_size=len(X) if batch_size is None else batch_size,
@@ -65,25 +67,28 @@ def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64"
     return net, weights, biases, oracle_loss
 
 
-@pytest.mark.parametrize("batch_size", [1, 32, None])
+# Batches of 64 on two threads are cut into two parts of 32 (see kernels/epochs.py).
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (None, None), (64, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES)
-def test_one_epoch_matches_oracle_float64(rng, sizes, activation, output, loss, batch_size):
+def test_one_epoch_matches_oracle_float64(rng, sizes, activation, output, loss, batch_size,
+                                          n_jobs):
     net, weights, biases, oracle_loss = train_both(rng, sizes, activation, output, loss,
-                                                   batch_size)
+                                                   batch_size, n_jobs=n_jobs)
     for ours, theirs in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
 
 
-@pytest.mark.parametrize("batch_size", [1, 32])
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (64, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES[:4])
-def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, batch_size):
+def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, batch_size,
+                                          n_jobs):
     # float32 carries ~7 significant digits; 500 successive updates, each rounding every
     # weight once, drift by at most a few hundred float32 ulps of these O(1) weights
     # (observed: under 2e-6), so 2e-5 passes any correct kernel yet fails any wrong formula,
     # whose error after one epoch is of the order of the update itself (1e-2 and up).
     net, weights, biases, _ = train_both(rng, sizes, activation, output, loss, batch_size,
-                                         dtype="float32")
+                                         dtype="float32", n_jobs=n_jobs)
     assert net.params.dtype == np.float32
     for ours, theirs in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-5)
@@ -119,11 +124,13 @@ def test_per_sample_epoch_is_not_the_mean_gradient_step():
     assert np.abs(per_sample.params - full_batch.params).max() > 1e-3
 
 
+@pytest.mark.parametrize("n_jobs", [None, 3])
 @pytest.mark.parametrize("batch_size", [None, 200])
-def test_batches_larger_than_the_work_buffers_match_oracle(rng, monkeypatch, batch_size):
+def test_batches_larger_than_the_work_buffers_match_oracle(rng, monkeypatch, batch_size, n_jobs):
     """Batches bigger than BLOCK_ROWS are summed a block at a time: same mean gradient."""
     monkeypatch.setattr(fastnn.network, "BLOCK_ROWS", 64)
-    net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size)
+    net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size,
+                                                   n_jobs=n_jobs)
     for ours, theirs in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
@@ -138,3 +145,15 @@ def test_weight_penalties_match_oracle(rng, batch_size, penalties):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
     plain, *_ = train_both(np.random.default_rng(12345), *CASES[0], batch_size=batch_size)
     assert np.abs(net.params - plain.params).max() > 1e-4  # the penalty did something
+
+
+@pytest.mark.parametrize("n_rows, n_sets, block, parts", [
+    (128, 1, 1024, 1),   # one set of buffers: one part
+    (128, 2, 1024, 2),   # two parts of 64
+    (63, 2, 1024, 1),    # halves would have fewer than MIN_PART_ROWS rows
+    (128, 8, 1024, 4),   # no more parts than keep MIN_PART_ROWS rows each
+    (5000, 2, 1024, 5),  # more parts than sets when the batch exceeds the buffers
+])
+def test_batch_parts(n_rows, n_sets, block, parts):
+    assert MIN_PART_ROWS == 32
+    assert batch_parts(n_rows, n_sets, block) == parts

@@ -13,8 +13,8 @@ DIGITS_NETWORK = "784-128-64-10"
 class _Fit(Benchmark):
     """Compiles in ``setup``; subclasses choose the network through their ``params``."""
 
-    def _prepare(self, datasets, sizes, dtype, batch_size):
-        self.network, self.X, self.y = make_network(datasets, sizes, dtype, batch_size)
+    def _prepare(self, datasets, sizes, dtype, batch_size, n_jobs=None):
+        self.network, self.X, self.y = make_network(datasets, sizes, dtype, batch_size, n_jobs)
         self.network.fit(self.X[:10], self.y[:10])
 
 
@@ -57,6 +57,20 @@ class EpochMiniBatch(_Fit):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size)
 
     def time_epoch(self, datasets, batch_size, dtype):
+        self.network.fit(self.X, self.y)
+
+
+class EpochMiniBatchThreads(_Fit):
+    """``EpochMiniBatch`` with ``n_jobs=-1``: each batch cut into one part per core, the parts'
+    gradients computed side by side."""
+
+    params = ["float32", "float64"]
+    param_names = ["dtype"]
+
+    def setup(self, datasets, dtype):
+        self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=128, n_jobs=-1)
+
+    def time_epoch(self, datasets, dtype):
         self.network.fit(self.X, self.y)
 
 

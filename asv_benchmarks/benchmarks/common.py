@@ -30,7 +30,7 @@ def load_datasets():
     return {784: (digits / 255.0, digit_labels), 2: (points, point_labels)}
 
 
-def make_network(datasets, sizes, dtype, batch_size=1):
+def make_network(datasets, sizes, dtype, batch_size=1, n_jobs=None):
     """A one-epoch sigmoid ``Network`` of ``sizes`` (e.g. ``"784-128-64-10"``), with its data.
 
     Returns ``(network, X, y)``, ``X`` already in ``dtype`` so that ``fit`` does not convert
@@ -40,7 +40,7 @@ def make_network(datasets, sizes, dtype, batch_size=1):
     sizes = [int(width) for width in sizes.split("-")]
     X, y = datasets[sizes[0]]
     network = Network(sizes, activation="sigmoid", lr=0.1, epochs=1, batch_size=batch_size,
-                      shuffle=True, seed=0, dtype=dtype)
+                      shuffle=True, seed=0, dtype=dtype, n_jobs=n_jobs)
     return network, X.astype(dtype), y
 
 
