@@ -164,9 +164,10 @@ class Network:
         ``DivergenceWarning``.
     n_jobs : int or None
         Threads for a mini-batch step (``None``: 1; -1: one per core, Numba's
-        ``NUMBA_NUM_THREADS``). Each batch is cut into ``n_jobs`` parts of at least 32 rows
-        whose gradients are computed side by side and added in a fixed order, so the weights
-        depend on ``n_jobs`` (by rounding) but not on the threads free at the time. Per-sample
+        ``NUMBA_NUM_THREADS``). Each batch is cut into up to ``n_jobs`` parts of at least 32
+        rows whose gradients are computed side by side and added in a fixed order, so the
+        weights depend on ``n_jobs`` (by rounding) but not on the threads free at the time.
+        Each part has its own work buffers and gradient, as large as the parameters. Per-sample
         SGD is serial and ignores it; ``fastnn.train_many`` uses cores for whole networks
         instead. Threads are Numba's (``numba.prange``): with its GNU OpenMP layer, the
         default on Linux, a process that has trained with ``n_jobs > 1`` must not ``fork``

@@ -39,8 +39,10 @@ def make_network(datasets, sizes, dtype, batch_size=1, n_jobs=None):
     """
     sizes = [int(width) for width in sizes.split("-")]
     X, y = datasets[sizes[0]]
+    # asv runs these benchmarks against older commits too, whose Network has no n_jobs.
+    threads = {} if n_jobs is None else {"n_jobs": n_jobs}
     network = Network(sizes, activation="sigmoid", lr=0.1, epochs=1, batch_size=batch_size,
-                      shuffle=True, seed=0, dtype=dtype, n_jobs=n_jobs)
+                      shuffle=True, seed=0, dtype=dtype, **threads)
     return network, X.astype(dtype), y
 
 
