@@ -305,10 +305,11 @@ def test_sparse_input_is_refused_clearly(blobs):
         Network([5, 8, 3]).fit(sparse.csr_matrix(X), y)
 
 
-@pytest.mark.parametrize("batch_size, inputs", [
-    (1, "dense"), (1, "mostly zero"), (128, "dense"), (None, "dense"),
+@pytest.mark.parametrize("batch_size, inputs, n_jobs", [
+    (1, "dense", None), (1, "mostly zero", None), (128, "dense", None), (None, "dense", None),
+    (128, "dense", 2), (None, "dense", 2),
 ])
-def test_fit_on_float32_data_allocates_no_copy_of_it(batch_size, inputs):
+def test_fit_on_float32_data_allocates_no_copy_of_it(batch_size, inputs, n_jobs):
     """fit converts X at most once, so data already in the network's dtype is not copied, and
     the work buffers are bounded: the issue's budget is 0.3x the data beyond data + params.
     Mostly-zero inputs add the first layer's transposed copy, which is parameter-sized."""
@@ -318,7 +319,8 @@ def test_fit_on_float32_data_allocates_no_copy_of_it(batch_size, inputs):
     X = mostly_zero(X) if inputs == "mostly zero" else X
     assert X.dtype == np.float32
     y = np.arange(60_000) % 10
-    net = Network([784, 16, 10], dtype="float32", epochs=1, seed=0, batch_size=batch_size)
+    net = Network([784, 16, 10], dtype="float32", epochs=1, seed=0, batch_size=batch_size,
+                  n_jobs=n_jobs)
     net.fit(X[:100], y[:100])  # compile outside the measurement
     tracemalloc.start()
     try:
