@@ -351,13 +351,17 @@ def test_threaded_batches_do_not_depend_on_the_threads_that_ran_them(blobs, thre
 FORK_AFTER_THREADS = """
 import multiprocessing, numpy as np
 from fastnn import Network
-X = np.random.default_rng(0).normal(size=(256, 5)); y = (X[:, 0] > 0).astype(int)
-def fit(n_jobs):
-    return Network([5, 4, 2], batch_size=128, n_jobs=n_jobs, epochs=1, seed=0).fit(X, y).params
+X = np.random.default_rng(0).normal(size=(2100, 5)); y = (X[:, 0] > 0).astype(int)
+def fit(n_jobs, batch_size):
+    net = Network([5, 4, 2], batch_size=batch_size, n_jobs=n_jobs, epochs=1, seed=0)
+    return net.fit(X, y).params
 if __name__ == "__main__":
-    threaded = fit(2)
+    threaded = fit(2, 128)
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        print(np.abs(pool.apply(fit, (None,)) - threaded).max() < 1e-12)
+        serial = pool.apply_async(fit, (None, 128)).get(timeout=60)
+        # a full batch of 2,100 rows is taken in parts, one after another
+        pool.apply_async(fit, (None, None)).get(timeout=60)
+    print(np.abs(serial - threaded).max() < 1e-12)
 """
 
 

@@ -232,13 +232,11 @@ def _part_gradient(params, layout, X, Y, rows, part, part_rows, loss_code, scale
 
 
 @kernel
-def _add_parts(grad, part_grads, count, fresh, lo, hi):
-    """``grad[lo:hi]`` (or zero, when ``fresh``) plus the first ``count`` part gradients, added
-    in order; ``hi`` may pass the end."""
+def _add_parts(grad, part_grads, start, count, lo, hi):
+    """``grad[lo:hi] += part_grads[part, lo:hi]`` for parts ``start .. count - 1``, in order;
+    ``hi`` may pass the end."""
     hi = min(hi, grad.size)
-    if fresh:
-        grad[lo:hi] = part_grads[0, lo:hi]
-    for part in range(1 if fresh else 0, count):
+    for part in range(start, count):
         source = part_grads[part]
         for k in range(lo, hi):
             grad[k] += source[k]
@@ -268,20 +266,24 @@ def batch_gradient(params, layout, X, Y, rows, loss_code, X_batch, Y_batch, z, a
     total_loss = 0.0
     for first in range(0, n_parts, n_sets):
         count = min(n_sets, n_parts - first)
-        chunk = -(-grad.size // count)  # each thread adds up one slice of the parameters
-        if threaded:
+        # The batch's first part writes straight into grad; the others are added to it.
+        added = 1 if first == 0 else 0
+        if threaded and count > 1:
             for s in numba.prange(count):
+                out = grad if s < added else part_grads[s]
                 part_losses[s] = _part_gradient(params, layout, X, Y, rows, first + s, part_rows,
                                                 loss_code, scale, X_batch, Y_batch, z[s], a[s],
-                                                delta[s], part_grads[s])
+                                                delta[s], out)
+            chunk = -(-grad.size // count)
             for s in numba.prange(count):
-                _add_parts(grad, part_grads, count, first == 0, s * chunk, (s + 1) * chunk)
+                _add_parts(grad, part_grads, added, count, s * chunk, (s + 1) * chunk)
         else:
             for s in range(count):
+                out = grad if s < added else part_grads[s]
                 part_losses[s] = _part_gradient(params, layout, X, Y, rows, first + s, part_rows,
                                                 loss_code, scale, X_batch, Y_batch, z[s], a[s],
-                                                delta[s], part_grads[s])
-            _add_parts(grad, part_grads, count, first == 0, 0, grad.size)
+                                                delta[s], out)
+            _add_parts(grad, part_grads, added, count, 0, grad.size)
         for s in range(count):
             total_loss += part_losses[s]
     return total_loss
