@@ -164,7 +164,7 @@ class Network:
         ``DivergenceWarning``.
     n_jobs : int or None
         Threads for a mini-batch step (``None``: 1; -1: one per core, Numba's
-        ``NUMBA_NUM_THREADS``). Each batch is cut into up to ``n_jobs`` parts of at least 32
+        ``NUMBA_NUM_THREADS``). Each batch is cut into up to ``n_jobs`` parts of at least 64
         rows whose gradients are computed side by side and added in a fixed order, so the
         weights depend on ``n_jobs`` (by rounding) but not on the threads free at the time.
         Each part has its own work buffers and gradient, as large as the parameters. Per-sample

@@ -253,7 +253,7 @@ def test_single_sigmoid_unit_predicts_zero_one_labels():
     assert net.score(X, y) > 0.9
 
 
-@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (16, None), (64, 2)])
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (16, None), (128, 2)])
 def test_train_many_gives_each_network_its_own_fit(blobs, batch_size, n_jobs):
     X, y = blobs
     settings = [dict(seed=seed, lr=lr) for seed in (0, 1) for lr in (0.05, 0.2)]

@@ -67,8 +67,8 @@ def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64"
     return net, weights, biases, oracle_loss
 
 
-# Batches of 64 on two threads are cut into two parts of 32 (see kernels/epochs.py).
-@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (None, None), (64, 2)])
+# Batches of 128 on two threads are cut into two parts of 64 (see kernels/epochs.py).
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (None, None), (128, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES)
 def test_one_epoch_matches_oracle_float64(rng, sizes, activation, output, loss, batch_size,
                                           n_jobs):
@@ -79,7 +79,7 @@ def test_one_epoch_matches_oracle_float64(rng, sizes, activation, output, loss, 
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
 
 
-@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (64, 2)])
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (128, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES[:4])
 def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, batch_size,
                                           n_jobs):
@@ -150,10 +150,10 @@ def test_weight_penalties_match_oracle(rng, batch_size, penalties):
 @pytest.mark.parametrize("n_rows, n_sets, block, parts", [
     (128, 1, 1024, 1),   # one set of buffers: one part
     (128, 2, 1024, 2),   # two parts of 64
-    (63, 2, 1024, 1),    # halves would have fewer than MIN_PART_ROWS rows
-    (128, 8, 1024, 4),   # no more parts than keep MIN_PART_ROWS rows each
+    (127, 2, 1024, 1),   # halves would have fewer than MIN_PART_ROWS rows
+    (256, 8, 1024, 4),   # no more parts than keep MIN_PART_ROWS rows each
     (5000, 2, 1024, 5),  # more parts than sets when the batch exceeds the buffers
 ])
 def test_batch_parts(n_rows, n_sets, block, parts):
-    assert MIN_PART_ROWS == 32
+    assert MIN_PART_ROWS == 64
     assert batch_parts(n_rows, n_sets, block) == parts
