@@ -172,6 +172,8 @@ class Network:
         instead. Threads are Numba's (``numba.prange``): with its GNU OpenMP layer, the
         default on Linux, a process that has trained with ``n_jobs > 1`` must not ``fork``
         (``multiprocessing``'s default start method there) a child that trains with it again.
+        Where Numba has neither OpenMP nor TBB, its workqueue layer starts threads too slowly
+        to gain (about 0.1 ms a time here) and aborts when two threads use it at once.
     verbose : bool
         Show a progress bar with the running loss while fitting.
 
