@@ -14,7 +14,7 @@ What this script runs
   lr=0.05, batch_size=None, epochs=9000), starting from the article's [0, 1) weights and
   biases (written into net.weights and net.biases, which are views of the parameters), on
   circles and on moons. It reports the AUC on the probabilities and, as the article did, on
-  the thresholded predictions. 9,000 full-batch epochs of 5,000 points take about 10 s per
+  the thresholded predictions. 9,000 full-batch epochs of 5,000 points take 10-20 s per
   data set here, so one seed is run; --runs 10 averages 10 seeds as the article did.
   Then the same network per sample (batch_size=1, lr 0.05, 100 epochs) from 10 seeds, with
   the mean of their thresholded AUCs: such a small ReLU network sometimes dies (all its
