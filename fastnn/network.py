@@ -490,7 +490,7 @@ class _EpochRunner:
                     net._params, net._layout, self.X, self.targets, rows, self.lr, self.l1,
                     self.l2, self.loss_code, self.batch_size, self.X_batch, self.targets_batch,
                     self.z, self.a, self.delta, self.grad, self.part_grads, self.part_losses,
-                    len(self.z) > 1 and numba.get_num_threads() > 1)
+                    numba.get_num_threads() > 1)
             seconds += time.perf_counter() - began
             if stopped_at >= 0:
                 return np.nan, seconds, start + stopped_at

@@ -6,7 +6,6 @@ joblib) run them side by side, each exactly as its own ``fit`` would: same weigh
 """
 
 import numba
-import numba
 from joblib import Parallel, delayed
 
 from .network import one_blas_thread
