@@ -4,11 +4,10 @@ The training core is a set of Numba kernels over one flat parameter vector; ``Ne
 the thin Python class around them.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .errors import DivergenceError, DivergenceWarning, ModelFileError
+from .network import Network, load
+from .parallel import train_many
 
-from .io import ModelFileError, load  # noqa: E402
-from .network import DivergenceError, DivergenceWarning, Network  # noqa: E402
-from .parallel import train_many  # noqa: E402
-
-__all__ = ["DivergenceError", "DivergenceWarning", "ModelFileError", "Network", "load",
-           "train_many"]
+__all__ = ["DivergenceError", "DivergenceWarning", "ModelFileError", "Network", "__version__",
+           "load", "train_many"]

@@ -1,38 +1,75 @@
-"""Numba settings shared by every fastnn kernel, kept in one place.
+"""Numba settings shared by every fastnn kernel, and every tunable, kept in one place.
 
 The fastmath set leaves out ``nnan`` and ``ninf`` so that NaN and infinity checks keep working
 inside kernels; the rest lets LLVM vectorise the dot-product reductions.
+
+The tunables are read in Python when a fit or a prediction starts and passed to the kernels as
+arguments, never read inside one (a kernel freezes the globals it reads when it is compiled,
+and caches them), so a test or a benchmark that sets ``fastnn.config.BLOCK_ROWS`` sees it take
+effect at the next call.
 """
+
+import functools
+import types
 
 import numba
 
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 CACHE = True
 
+# Work per compiled training call, in multiply-adds: about ten milliseconds, so progress bars
+# move and Ctrl-C is answered promptly while the fixed cost of each call stays a few percent
+# of an epoch. Re-tune with asv's EpochPerSample and EpochMiniBatch.
+CHUNK_MULTIPLY_ADDS = 2**28
+# Rows forwarded together in prediction and in batches too big for one pass: enough for
+# efficient matrix products, few enough that the work buffers stay a few megabytes.
+# Re-tune with asv's PredictProba and EpochMiniBatch.
+BLOCK_ROWS = 1024
+# Per-sample training skips zero inputs in the first layer (kernels/sparse_inputs.py) when at
+# most this share of X is nonzero (``sparse_inputs="auto"``): below it, the skipped work pays
+# for the dearer visit of each remaining input. Re-tune with scripts/bench_peers.py's "every
+# input" contenders and asv's EpochPerSample against EpochPerSampleDenseInputs.
+SPARSE_INPUTS_MAX_DENSITY = 0.25
+# ``n_jobs`` cuts a batch into parts of at least this many rows, since smaller parts gain less
+# from a second thread than they pay to synchronise it. Re-tune with asv's
+# EpochMiniBatchThreads against EpochMiniBatch.
+MIN_PART_ROWS = 64
 
-def kernel(func):
-    """Compile ``func`` as a fastnn CPU kernel.
+
+def kernel(func=None, **options):
+    """Compile ``func`` as a fastnn CPU kernel (``@kernel`` or ``@kernel(inline="always")``).
 
     ``cache`` keeps the machine code on disk so a second process does not recompile;
     ``nogil`` lets independent networks train in threads; ``error_model="numpy"`` drops the
     zero-division checks that would otherwise block vectorisation.
     """
+    if func is None:
+        return functools.partial(kernel, **options)
     return numba.njit(
-        cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy"
+        cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy", **options
     )(func)
 
 
 def parallel_kernel(func):
-    """``kernel``, with its ``numba.prange`` loops run on Numba's threads.
+    """``kernel``, with its ``numba.prange`` loops run on Numba's threads."""
+    return kernel(func, parallel=True)
 
-    Numba's GNU OpenMP threading layer cannot survive a ``fork`` once a parallel loop has run
-    (the child process aborts), so a parallel kernel keeps a plain loop beside each ``prange``
-    and takes it unless threads were asked for.
+
+def serial_and_threaded(func):
+    """``func`` compiled twice: as a ``kernel``, whose ``numba.prange`` loops run as plain
+    loops, and as a ``parallel_kernel``, which runs them on Numba's threads.
+
+    The serial compilation never starts Numba's threading layer, whose GNU OpenMP version
+    aborts a forked child once the parent has run a parallel loop; so a process that only ever
+    calls the serial one may fork freely. Numba's cache tells functions apart by name and
+    bytecode, not by compile flags, so the threaded compilation is made from a copy of
+    ``func`` named ``<name>_threaded``.
     """
-    return numba.njit(
-        cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy",
-        parallel=True,
-    )(func)
+    threaded = types.FunctionType(func.__code__, func.__globals__, f"{func.__name__}_threaded",
+                                  func.__defaults__, func.__closure__)
+    threaded.__qualname__ = f"{func.__qualname__}_threaded"
+    threaded.__doc__ = func.__doc__
+    return kernel(func), parallel_kernel(threaded)
 
 
 def exact_kernel(func):

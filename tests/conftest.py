@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures; helpers shared by several modules live in tests/helpers.py."""
 
 import os
 
@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+# The devices whose trainer the shared tests run on (fastnn.backends.DEVICES).
+BACKENDS = ["cpu"]
+
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
 
 
-def mostly_zero(X, seed=0, density=0.15):
-    """``X`` with all but about ``density`` of its entries set to zero, as in images of digits:
-    per-sample training then takes the first-layer path that skips zero inputs."""
-    keep = np.random.default_rng(seed).random(X.shape) < density
-    return np.where(keep, X, 0.0)
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """The ``device`` a test trains on; tests that take it run once per backend."""
+    return request.param
 
 
 # CI replays the same examples on every run, so a red build is reproducible; developers'

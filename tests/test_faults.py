@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 
 from fastnn import DivergenceError, DivergenceWarning, Network
 
-from .conftest import mostly_zero
+from .helpers import mostly_zero
 
 
 @pytest.fixture
@@ -19,16 +19,21 @@ def regression_data(rng):
     return X, X @ np.array([1.0, -1.0, 0.5, 2.0])
 
 
-def regressor(**settings):
-    return Network([4, 6, 1], activation="relu", output="identity", seed=0, **settings)
+@pytest.fixture
+def regressor(backend):
+    """Builds a 4-6-1 relu regressor with the given settings, on the backend under test."""
+    def build(**settings):
+        return Network([4, 6, 1], activation="relu", output="identity", seed=0, device=backend,
+                       **settings)
+    return build
 
 
 @pytest.mark.parametrize("batch_size, where", [
     (1, r"at sample \d+ of 300 \(row \d+ of X\)"),
     (8, r"in the batch of samples \d+ to \d+ of 300"),
 ])
-def test_divergence_restores_the_last_good_epoch_and_names_it(regression_data, batch_size,
-                                                              where):
+def test_divergence_restores_the_last_good_epoch_and_names_it(regression_data, regressor,
+                                                              batch_size, where):
     X, y = regression_data
     net = regressor(lr=1e-3, epochs=1, batch_size=batch_size).fit(X, y)
     good = net.params.copy()
@@ -40,7 +45,7 @@ def test_divergence_restores_the_last_good_epoch_and_names_it(regression_data, b
     assert len(net.history["seconds"]) == 2
 
 
-def test_full_batch_divergence_keeps_the_epoch_before(regression_data):
+def test_full_batch_divergence_keeps_the_epoch_before(regression_data, regressor):
     X, y = regression_data
     net = regressor(lr=30.0, epochs=500, batch_size=None)
     with pytest.raises(DivergenceError, match=r"in its full-batch step") as raised:
@@ -56,8 +61,8 @@ def test_full_batch_divergence_keeps_the_epoch_before(regression_data):
     (1, r"at sample 17 of 300 \(row 17 of X\)"),
     (4, r"in the batch of samples 16 to 19 of 300"),
 ])
-def test_divergence_is_caught_at_the_sample_where_it_appears(regression_data, batch_size,
-                                                             where):
+def test_divergence_is_caught_at_the_sample_where_it_appears(regression_data, regressor,
+                                                             batch_size, where):
     X, y = regression_data
     X = X.copy()
     X[17] = 1e200  # finite, but its squared error overflows
@@ -68,7 +73,7 @@ def test_divergence_is_caught_at_the_sample_where_it_appears(regression_data, ba
     np.testing.assert_array_equal(net.params, before)
 
 
-def test_divergence_on_mostly_zero_inputs_restores_the_weights(regression_data):
+def test_divergence_on_mostly_zero_inputs_restores_the_weights(regression_data, regressor):
     """The first-layer path that skips zero inputs meets a bad weight only through a nonzero
     input; whatever it leaves non-finite, the end-of-epoch check still catches."""
     X, y = regression_data
@@ -81,7 +86,7 @@ def test_divergence_on_mostly_zero_inputs_restores_the_weights(regression_data):
     np.testing.assert_array_equal(net.params, good)
 
 
-def test_on_divergence_warn_stops_with_a_warning(regression_data):
+def test_on_divergence_warn_stops_with_a_warning(regression_data, regressor):
     X, y = regression_data
     net = regressor(lr=1e3, epochs=5, on_divergence="warn")
     before = net.params.copy()

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from fastnn import Network
-from fastnn.kernels.epochs import batch_gradient, loss_rows
+from fastnn.kernels import batch_gradient, loss_rows
+from fastnn.kernels.losses import LOSSES
 from fastnn.layout import n_units
-from fastnn.network import LOSSES
 
-from .test_oracle import make_data
+from .helpers import make_data
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
 OUTPUTS = [  # (n_outputs, output, loss)
@@ -24,9 +24,9 @@ OUTPUTS = [  # (n_outputs, output, loss)
 
 
 def mean_loss(net, X, Y):
-    buffers = [np.empty(len(X) * n_units(net._layout)) for _ in range(3)]
+    buffers = [np.empty(len(X) * n_units(net.layout)) for _ in range(3)]
     outputs = np.empty((len(X), net.sizes[-1]))
-    return loss_rows(net.params, net._layout, X, Y, LOSSES[net.loss], *buffers, outputs) / len(X)
+    return loss_rows(net.params, net.layout, X, Y, LOSSES[net.loss], *buffers, outputs) / len(X)
 
 
 @pytest.mark.parametrize("activation, n_outputs, output, loss",
@@ -35,11 +35,11 @@ def test_gradient_matches_central_differences(rng, activation, n_outputs, output
     sizes = [4, 6, 5, n_outputs]
     X, _, Y = make_data(rng, sizes, output, n=8)
     net = Network(sizes, activation=activation, output=output, loss=loss, seed=1, init="normal")
-    buffers = [np.empty((1, len(X) * n_units(net._layout))) for _ in range(3)]
+    buffers = [np.empty((1, len(X) * n_units(net.layout))) for _ in range(3)]
     grad, part_grads = np.empty_like(net.params), np.empty((1, net.params.size))
     rows = np.arange(len(X))
-    batch_gradient(net.params, net._layout, X, Y, rows, LOSSES[loss], X[:0], Y[:0], *buffers,
-                   grad, part_grads, np.empty(1), False)
+    batch_gradient(net.params, net.layout, X, Y, rows, LOSSES[loss], 64, X[:0], Y[:0], *buffers,
+                   grad, part_grads, np.empty(1))
 
     step = 1e-6
     numeric = np.empty_like(grad)

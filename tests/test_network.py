@@ -9,10 +9,9 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import fastnn
-import fastnn.network
-from fastnn import Network
+from fastnn import Network, config
 
-from .conftest import mostly_zero
+from .helpers import mostly_zero
 
 
 @pytest.fixture
@@ -32,9 +31,9 @@ def test_weights_and_biases_are_views_into_params():
     assert net.params[4 * 5 + 1] == -2.0
 
 
-def test_fit_learns_and_reports_history(blobs):
+def test_fit_learns_and_reports_history(blobs, backend):
     X, y = blobs
-    net = Network([5, 8, 3], lr=0.05, epochs=5, seed=0)
+    net = Network([5, 8, 3], lr=0.05, epochs=5, seed=0, device=backend)
     assert net.fit(X, y, validation_data=(X[:100], y[:100])) is net
     assert set(net.history) == {"loss", "seconds", "val_loss", "val_accuracy"}
     assert all(len(values) == 5 for values in net.history.values())
@@ -49,17 +48,18 @@ def test_fit_learns_and_reports_history(blobs):
     np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=1))
 
 
-def test_fit_continues_from_current_weights(blobs):
+def test_fit_continues_from_current_weights(blobs, backend):
     X, y = blobs
-    twice = Network([5, 8, 3], epochs=1, seed=0).fit(X, y).fit(X, y)
-    once = Network([5, 8, 3], epochs=2, seed=0).fit(X, y)
+    twice = Network([5, 8, 3], epochs=1, seed=0, device=backend).fit(X, y).fit(X, y)
+    once = Network([5, 8, 3], epochs=2, seed=0, device=backend).fit(X, y)
     np.testing.assert_array_equal(twice.params, once.params)
     assert len(twice.history["loss"]) == 2
 
 
-def test_same_seed_gives_bit_identical_weights(blobs):
+def test_same_seed_gives_bit_identical_weights(blobs, backend):
     X, y = blobs
-    first, second = (Network([5, 8, 3], epochs=3, seed=7).fit(X, y) for _ in range(2))
+    first, second = (Network([5, 8, 3], epochs=3, seed=7, device=backend).fit(X, y)
+                     for _ in range(2))
     np.testing.assert_array_equal(first.params, second.params)
     third = Network([5, 8, 3], epochs=3, seed=8).fit(X, y)
     assert not np.array_equal(first.params, third.params)
@@ -78,7 +78,7 @@ def test_epoch_split_into_many_kernel_calls_gives_the_same_weights(blobs, monkey
     X = mostly_zero(X) if inputs == "mostly zero" else X
     for batch_size in (1, 16):
         whole = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
-        monkeypatch.setattr(fastnn.network, "CHUNK_MULTIPLY_ADDS", 1)  # one batch per call
+        monkeypatch.setattr(config, "CHUNK_MULTIPLY_ADDS", 1)  # one batch per call
         chunked = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
         monkeypatch.undo()
         np.testing.assert_array_equal(whole.params, chunked.params)
@@ -93,10 +93,11 @@ def test_target_stops_training_early():
     assert all(score < 0.975 for score in net.history["roc_auc"][:-1])
 
 
-def test_regression_with_identity_output(rng):
+def test_regression_with_identity_output(rng, backend):
     X = rng.normal(size=(500, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
-    net = Network([3, 8, 1], activation="tanh", output="identity", lr=0.01, epochs=20, seed=0)
+    net = Network([3, 8, 1], activation="tanh", output="identity", lr=0.01, epochs=20, seed=0,
+                  device=backend)
     assert net.loss == "squared_error"
     assert net.fit(X, y).score(X, y) > 0.95
     assert net.predict(X).shape == (500,)
@@ -105,13 +106,14 @@ def test_regression_with_identity_output(rng):
 @pytest.mark.parametrize("batch_size", [1, 32, None])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation, output", [("sigmoid", "softmax"), ("tanh", "sigmoid")])
-def test_huge_inputs_train_without_warnings(blobs, activation, output, batch_size, dtype):
+def test_huge_inputs_train_without_warnings(blobs, backend, activation, output, batch_size,
+                                            dtype):
     # pytest runs with warnings as errors (pyproject.toml), so any overflow warning fails here.
     X, y = blobs
     y = y % 2 if output == "sigmoid" else y
     n_out = 1 if output == "sigmoid" else 3
     net = Network([5, 6, n_out], activation=activation, output=output, epochs=2, seed=0,
-                  batch_size=batch_size, dtype=dtype, init="normal")
+                  batch_size=batch_size, dtype=dtype, init="normal", device=backend)
     net.fit(X * 1e4, y, validation_data=(X * 1e4, y))
     assert np.isfinite(net.params).all()
     assert np.isfinite(net.history["loss"]).all() and np.isfinite(net.history["val_loss"]).all()

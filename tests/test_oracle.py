@@ -1,14 +1,12 @@
-"""fastnn's compiled epochs against the plain NumPy oracle in tests/naive.py."""
+"""fastnn's compiled epochs against the plain NumPy oracle in fastnn/naive.py."""
 
 import numpy as np
 import pytest
 
-import fastnn.network
-from fastnn import Network
-from fastnn.kernels.epochs import MIN_PART_ROWS, batch_parts
+from fastnn import config
+from fastnn.kernels.gradients import batch_parts
 
-from . import naive
-from .conftest import mostly_zero
+from .helpers import assert_matches_oracle, train_both
 
 # (sizes, hidden activation, output, loss). The first layer's 10 rows exercise both the
 # four-row blocks and the leftover rows of the fused update-and-forward kernel.
@@ -22,98 +20,41 @@ CASES = [
 ]
 
 
-def oracle_copy(net):
-    """The network's parameters as the oracle's lists of independent arrays, in float64."""
-    weights = [w.astype(np.float64) for w in net.weights]
-    biases = [b.astype(np.float64) for b in net.biases]
-    return weights, biases
-
-
-def oracle_activations(net):
-    hidden = net.activation
-    if isinstance(hidden, str):
-        hidden = [hidden] * (len(net.sizes) - 2)
-    return list(hidden) + [net.output]
-
-
-def one_hot(y, n_outputs):
-    if n_outputs == 1:
-        return y.reshape(-1, 1).astype(np.float64)
-    return np.eye(n_outputs)[y]
-
-
-def make_data(rng, sizes, output, n=500, sparse=False):
-    X = rng.normal(size=(n, sizes[0]))
-    X = mostly_zero(X) if sparse else X
-    if output == "identity":
-        y = rng.normal(size=(n, sizes[-1]))
-        return X, y, y
-    n_classes = 2 if sizes[-1] == 1 else sizes[-1]
-    y = rng.integers(0, n_classes, n)
-    return X, y, one_hot(y, sizes[-1])
-
-
-def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64", lr=0.05,
-               sparse=False, n_jobs=None, **penalties):
-    X, y, Y = make_data(rng, sizes, output, sparse=sparse)
-    net = Network(sizes, activation=activation, output=output, loss=loss, lr=lr, epochs=1,
-                  batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, n_jobs=n_jobs,
-                  **penalties)
-    weights, biases = oracle_copy(net)
-    oracle_loss = naive.train_epoch(weights, biases, oracle_activations(net), loss, X, Y, lr,
-                                    batch_size=len(X) if batch_size is None else batch_size,
-                                    **penalties)
-    net.fit(X, y)
-    return net, weights, biases, oracle_loss
-
-
-# Batches of 128 on two threads are cut into two parts of 64 (see kernels/epochs.py).
+# Batches of 128 on two threads are cut into two parts of 64 (config.MIN_PART_ROWS).
 @pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (None, None), (128, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES)
-def test_one_epoch_matches_oracle_float64(rng, sizes, activation, output, loss, batch_size,
-                                          n_jobs):
+def test_one_epoch_matches_oracle_float64(rng, backend, sizes, activation, output, loss,
+                                          batch_size, n_jobs):
     net, weights, biases, oracle_loss = train_both(rng, sizes, activation, output, loss,
-                                                   batch_size, n_jobs=n_jobs)
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+                                                   batch_size, n_jobs=n_jobs, device=backend)
+    assert_matches_oracle(net, weights, biases, atol=1e-10)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
 
 
 @pytest.mark.parametrize("batch_size, n_jobs", [(1, None), (32, None), (128, 2)])
 @pytest.mark.parametrize("sizes, activation, output, loss", CASES[:4])
-def test_one_epoch_matches_oracle_float32(rng, sizes, activation, output, loss, batch_size,
-                                          n_jobs):
+def test_one_epoch_matches_oracle_float32(rng, backend, sizes, activation, output, loss,
+                                          batch_size, n_jobs):
     # float32 carries ~7 significant digits; 500 successive updates, each rounding every
     # weight once, drift by at most a few hundred float32 ulps of these O(1) weights
     # (observed: under 2e-6), so 2e-5 passes any correct kernel yet fails any wrong formula,
     # whose error after one epoch is of the order of the update itself (1e-2 and up).
     net, weights, biases, _ = train_both(rng, sizes, activation, output, loss, batch_size,
-                                         dtype="float32", n_jobs=n_jobs)
+                                         dtype="float32", n_jobs=n_jobs, device=backend)
     assert net.params.dtype == np.float32
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-5)
+    assert_matches_oracle(net, weights, biases, atol=2e-5)
 
 
 @pytest.mark.parametrize("dtype, atol", [("float64", 1e-10), ("float32", 2e-5)])
 @pytest.mark.parametrize("sizes, activation, output, loss",
                          CASES + [([13, 3], "sigmoid", "softmax", "cross_entropy")])
-def test_per_sample_epoch_on_mostly_zero_inputs_matches_oracle(rng, monkeypatch, sizes,
-                                                               activation, output, loss,
-                                                               dtype, atol):
+def test_per_sample_epoch_on_mostly_zero_inputs_matches_oracle(rng, backend, sizes, activation,
+                                                               output, loss, dtype, atol):
     """Mostly-zero inputs train the first layer transposed, skipping zeros: same weights, with
     and without hidden layers (without, the first layer is the output layer)."""
-    kernel, first_layer_copies = fastnn.network.train_per_sample, []
-
-    def spy(*args):
-        first_layer_copies.append(args[-2].shape)
-        return kernel(*args)
-
-    monkeypatch.setattr(fastnn.network, "train_per_sample", spy)
     net, weights, biases, oracle_loss = train_both(rng, sizes, activation, output, loss, 1,
-                                                   dtype=dtype, sparse=True)
-    assert first_layer_copies == [(sizes[0], sizes[1])]
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
+                                                   dtype=dtype, sparse=True, device=backend)
+    assert_matches_oracle(net, weights, biases, atol=atol)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=max(atol, 1e-10))
 
 
@@ -126,23 +67,22 @@ def test_per_sample_epoch_is_not_the_mean_gradient_step():
 
 @pytest.mark.parametrize("n_jobs", [None, 3])
 @pytest.mark.parametrize("batch_size", [None, 200])
-def test_batches_larger_than_the_work_buffers_match_oracle(rng, monkeypatch, batch_size, n_jobs):
+def test_batches_larger_than_the_work_buffers_match_oracle(rng, backend, monkeypatch, batch_size,
+                                                           n_jobs):
     """Batches bigger than BLOCK_ROWS are summed a block at a time: same mean gradient."""
-    monkeypatch.setattr(fastnn.network, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(config, "BLOCK_ROWS", 64)
     net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size,
-                                                   n_jobs=n_jobs)
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+                                                   n_jobs=n_jobs, device=backend)
+    assert_matches_oracle(net, weights, biases, atol=1e-10)
     assert net.history["loss"][0] == pytest.approx(oracle_loss, rel=1e-10)
 
 
 @pytest.mark.parametrize("batch_size", [1, 32])
 @pytest.mark.parametrize("penalties", [dict(l2=0.01), dict(l1=0.001), dict(l1=0.002, l2=0.02)])
-def test_weight_penalties_match_oracle(rng, batch_size, penalties):
-    net, weights, biases, oracle_loss = train_both(rng, *CASES[0], batch_size=batch_size,
-                                                   **penalties)
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+def test_weight_penalties_match_oracle(rng, backend, batch_size, penalties):
+    net, weights, biases, _ = train_both(rng, *CASES[0], batch_size=batch_size, device=backend,
+                                         **penalties)
+    assert_matches_oracle(net, weights, biases, atol=1e-10)
     plain, *_ = train_both(np.random.default_rng(12345), *CASES[0], batch_size=batch_size)
     assert np.abs(net.params - plain.params).max() > 1e-4  # the penalty did something
 
@@ -150,10 +90,9 @@ def test_weight_penalties_match_oracle(rng, batch_size, penalties):
 @pytest.mark.parametrize("n_rows, n_sets, block, parts", [
     (128, 1, 1024, 1),   # one set of buffers: one part
     (128, 2, 1024, 2),   # two parts of 64
-    (127, 2, 1024, 1),   # halves would have fewer than MIN_PART_ROWS rows
-    (256, 8, 1024, 4),   # no more parts than keep MIN_PART_ROWS rows each
+    (127, 2, 1024, 1),   # halves would have fewer than 64 rows
+    (256, 8, 1024, 4),   # no more parts than keep 64 rows each
     (5000, 2, 1024, 5),  # more parts than sets when the batch exceeds the buffers
 ])
 def test_batch_parts(n_rows, n_sets, block, parts):
-    assert MIN_PART_ROWS == 64
-    assert batch_parts(n_rows, n_sets, block) == parts
+    assert batch_parts(n_rows, n_sets, block, 64) == parts

@@ -7,10 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastnn
-from fastnn import DivergenceError, ModelFileError, Network
+from fastnn import DivergenceError, ModelFileError, Network, naive
 
-from . import naive
-from .test_oracle import one_hot, oracle_activations, oracle_copy
+from .helpers import assert_matches_oracle, one_hot, oracle_activations, oracle_copy
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
 HEADS = [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"),
@@ -64,8 +63,7 @@ def test_random_networks_train_like_the_oracle(problem):
         return
     net.fit(X, y)  # any warning fails the test (warnings are errors)
     assert np.isfinite(net.params).all()
-    for ours, theirs in zip(net.weights + net.biases, weights + biases):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+    assert_matches_oracle(net, weights, biases, atol=1e-9, rtol=1e-9)
 
 
 @pytest.fixture(scope="module")

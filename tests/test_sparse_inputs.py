@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from fastnn.kernels.dense import sgd_update_affine
+from fastnn.kernels.steps import sgd_update_affine
 from fastnn.kernels.sparse_inputs import nonzero_inputs, sgd_update_affine_sparse
 
-from .conftest import mostly_zero
+from .helpers import mostly_zero
 
 
 def test_nonzero_inputs_lists_the_union_of_both_samples_in_order(rng):

@@ -7,8 +7,17 @@ so the backward pass needs no stored pre-activations for hidden layers.
 import math
 
 from ..config import kernel
-from .codes import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 from .exponential import exp_nonpositive
+
+# Activation codes, the layout table's ACTIVATION column.
+IDENTITY = 0
+SIGMOID = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+
+HIDDEN_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
+OUTPUT_ACTIVATIONS = {"sigmoid": SIGMOID, "softmax": SOFTMAX, "identity": IDENTITY}
 
 
 @kernel

@@ -8,8 +8,18 @@ is ``0.5 * (a - y) ** 2`` summed over outputs.
 import math
 
 from ..config import kernel
-from .activations import log_sum_exp, scale_by_derivative
-from .codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SOFTMAX
+from .activations import SOFTMAX, log_sum_exp, scale_by_derivative
+
+# Loss codes.
+CROSS_ENTROPY = 0
+BINARY_CROSS_ENTROPY = 1
+SQUARED_ERROR = 2
+
+LOSSES = {
+    "cross_entropy": CROSS_ENTROPY,
+    "binary_cross_entropy": BINARY_CROSS_ENTROPY,
+    "squared_error": SQUARED_ERROR,
+}
 
 
 @kernel

@@ -5,7 +5,7 @@ step: its update is ``w - step * 0`` and its share of the product is ``w * 0``. 
 routines work on a transposed copy of the matrix, ``(n_in, n_out)``, so the column of each
 input is one contiguous row, and visit only the inputs that are nonzero in the previous or the
 current sample. On MNIST that is about 30% of the 784 pixels. Each visited row costs more than
-a row of the dense loop in ``dense.sgd_update_affine`` (the outputs are read and written per
+a row of the dense loop in ``steps.sgd_update_affine`` (the outputs are read and written per
 input rather than summed in registers), so the dense loop stays the choice for dense inputs.
 """
 
@@ -28,11 +28,11 @@ def nonzero_inputs(x_prev, x, active):
 
 @kernel
 def sgd_update_affine_sparse(weights_t, bias, step_prev, x_prev, x, out, active):
-    """``dense.sgd_update_affine`` on the transposed weights ``weights_t``, skipping the inputs
+    """``steps.sgd_update_affine`` on the transposed weights ``weights_t``, skipping the inputs
     that are zero in both ``x_prev`` and ``x``; ``active`` is an index buffer of ``x.size``.
 
-    Inputs go two at a time, so ``out`` is read and written once per pair: 11-17% faster here
-    than one at a time.
+    Inputs go two at a time, so ``out`` is read and written once per pair rather than once per
+    input.
     """
     for j in range(bias.size):
         bias[j] -= step_prev[j]

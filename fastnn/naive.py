@@ -1,11 +1,12 @@
-"""Plain-NumPy multilayer-perceptron trainer, written for clarity.
+"""Plain-NumPy multilayer-perceptron trainer, written for clarity: fastnn's oracle.
 
-It serves two purposes:
+It imports NumPy alone and shares no code with the kernels it checks. It serves two purposes:
 
 * the correctness oracle: the compiled kernels must reproduce its parameters and losses
   to 1e-10 in float64, so every formula here is the textbook one, spelt out;
 * the speed baseline: "the articles' NumPy code, written well", i.e. one record at a
-  time with one vectorised NumPy call per layer and no Python loop over single weights.
+  time with one vectorised NumPy call per layer and no Python loop over single weights
+  (``scripts/bench_peers.py`` and article 001's ``--oracle`` time it).
 
 Shapes: weights[l] is (n_out, n_in) and biases[l] is (n_out,); layer l maps the
 activation a[l] to a[l + 1] = f_l(weights[l] @ a[l] + biases[l]), with a[0] = x.
@@ -20,7 +21,7 @@ def _softmax(z):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-_ACTIVATIONS = {
+ACTIVATIONS = {
     "identity": lambda z: z,
     "sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)),  # 1/(1+e^-z) without overflow
     "tanh": np.tanh,
@@ -29,7 +30,7 @@ _ACTIVATIONS = {
 }
 
 # Derivatives of the element-wise activations, written in terms of their OUTPUT a = f(z).
-_DERIVATIVES = {
+DERIVATIVES = {
     "identity": lambda a: np.ones_like(a),
     "sigmoid": lambda a: a * (1.0 - a),
     "tanh": lambda a: 1.0 - a * a,
@@ -37,38 +38,38 @@ _DERIVATIVES = {
 }
 
 # Losses whose output delta simplifies to (yhat - y) because they pair with one activation.
-_PAIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+PAIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 
 def _check(activations, loss):
     """Reject activation/loss combinations whose gradient this module does not define."""
-    unknown = set(activations) - set(_ACTIVATIONS)
+    unknown = set(activations) - set(ACTIVATIONS)
     if unknown:
         raise ValueError(f"unknown activation(s): {sorted(unknown)}")
     if "softmax" in activations[:-1]:
         raise ValueError("softmax is only supported as the output activation")
-    if loss != "squared_error" and loss not in _PAIRED_OUTPUT:
+    if loss != "squared_error" and loss not in PAIRED_OUTPUT:
         raise ValueError(f"unknown loss: {loss!r}")
-    if loss in _PAIRED_OUTPUT and activations[-1] != _PAIRED_OUTPUT[loss]:
-        raise ValueError(f"{loss} needs a {_PAIRED_OUTPUT[loss]} output layer")
+    if loss in PAIRED_OUTPUT and activations[-1] != PAIRED_OUTPUT[loss]:
+        raise ValueError(f"{loss} needs a {PAIRED_OUTPUT[loss]} output layer")
 
 
-def _forward_layers(weights, biases, activations, x):
+def forward_layers(weights, biases, activations, x):
     """All layer activations [x, a1, ..., output] for one record (n_in,) or a batch (n, n_in)."""
     acts = [x]
     for W, b, name in zip(weights, biases, activations):
-        acts.append(_ACTIVATIONS[name](acts[-1] @ W.T + b))
+        acts.append(ACTIVATIONS[name](acts[-1] @ W.T + b))
     return acts
 
 
-def _output_delta(activation, loss, yhat, y):
+def output_delta(activation, loss, yhat, y):
     """Derivative of the per-sample loss w.r.t. the output layer's pre-activation z."""
     g = yhat - y
-    if loss in _PAIRED_OUTPUT:  # softmax + cross-entropy, sigmoid + binary cross-entropy
+    if loss in PAIRED_OUTPUT:  # softmax + cross-entropy, sigmoid + binary cross-entropy
         return g
     if activation == "softmax":  # squared error through the full softmax Jacobian
         return yhat * (g - np.sum(yhat * g, axis=-1, keepdims=True))
-    return g * _DERIVATIVES[activation](yhat)
+    return g * DERIVATIVES[activation](yhat)
 
 
 def sample_loss(output, target, loss):
@@ -91,7 +92,7 @@ def sample_loss(output, target, loss):
 
 def forward(weights, biases, activations, x):
     """Output-layer activations for one record x (n_in,) or a batch X (n, n_in)."""
-    return _forward_layers(weights, biases, activations, x)[-1]
+    return forward_layers(weights, biases, activations, x)[-1]
 
 
 def gradient(weights, biases, activations, loss, X, Y):
@@ -102,14 +103,14 @@ def gradient(weights, biases, activations, loss, X, Y):
     """
     _check(activations, loss)
     X, Y = np.atleast_2d(X), np.atleast_2d(Y)
-    acts = _forward_layers(weights, biases, activations, X)
-    delta = _output_delta(activations[-1], loss, acts[-1], Y) / len(X)  # rows: samples
+    acts = forward_layers(weights, biases, activations, X)
+    delta = output_delta(activations[-1], loss, acts[-1], Y) / len(X)  # rows: samples
     grad_w, grad_b = [None] * len(weights), [None] * len(weights)
     for l in reversed(range(len(weights))):
         grad_w[l] = delta.T @ acts[l]
         grad_b[l] = delta.sum(axis=0)
         if l > 0:
-            delta = (delta @ weights[l]) * _DERIVATIVES[activations[l - 1]](acts[l])
+            delta = (delta @ weights[l]) * DERIVATIVES[activations[l - 1]](acts[l])
     return grad_w, grad_b, float(np.mean(sample_loss(acts[-1], Y, loss)))
 
 
@@ -138,14 +139,14 @@ def train_epoch(weights, biases, activations, loss, X, Y, lr, batch_size=1, orde
     total = 0.0
     if batch_size == 1:
         for i in order:
-            acts = _forward_layers(weights, biases, activations, X[i])
+            acts = forward_layers(weights, biases, activations, X[i])
             total += sample_loss(acts[-1], Y[i], loss)
-            delta = _output_delta(activations[-1], loss, acts[-1], Y[i])
+            delta = output_delta(activations[-1], loss, acts[-1], Y[i])
             for l in reversed(range(len(weights))):
                 a_prev = acts[l]
                 delta_prev = None
                 if l > 0:  # propagate the error through weights[l] before it is changed
-                    delta_prev = (weights[l].T @ delta) * _DERIVATIVES[activations[l - 1]](a_prev)
+                    delta_prev = (weights[l].T @ delta) * DERIVATIVES[activations[l - 1]](a_prev)
                 step = lr * delta
                 if l1 or l2:  # skipped when unset, so the speed baseline pays nothing for it
                     weights[l] -= lr * (l2 * weights[l] + l1 * np.sign(weights[l]))

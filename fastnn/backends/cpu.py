@@ -1,0 +1,158 @@
+"""Training on the CPU: the kernels of ``fastnn.kernels``, their work buffers and chunking.
+
+``CPUTrainer`` trains the network's own parameter vector in place. It chooses between three
+epoch kernels: fused per-sample SGD (over every input, or skipping zero inputs in the first
+layer), and mini-batch SGD, serial or with each batch's parts on Numba's threads.
+"""
+
+import contextlib
+import time
+
+import numba
+import numpy as np
+
+from .. import config
+from .. import layout as lay
+from ..kernels import (
+    loss_rows,
+    predict_rows,
+    train_minibatch,
+    train_minibatch_threaded,
+    train_per_sample,
+)
+from ..kernels.views import N_OUT
+from ..threads import one_blas_thread
+from .protocol import Chunk
+
+
+def threads_for(n_jobs):
+    """``n_jobs`` as a number of threads: None is 1, -1 is Numba's ``NUMBA_NUM_THREADS``."""
+    if n_jobs is None:
+        return 1
+    return numba.config.NUMBA_NUM_THREADS if n_jobs == -1 else int(n_jobs)
+
+
+def nonzero_share(X, rows=256):
+    """Share of nonzero entries in about ``rows`` evenly spaced rows of ``X``: a sample, since
+    counting every entry of a large ``X`` costs a noticeable part of an epoch."""
+    sample = X[::max(1, len(X) // rows)]
+    return np.count_nonzero(sample) / max(1, sample.size)
+
+
+def skips_zero_inputs(sparse_inputs, X):
+    """Whether per-sample training of ``X`` leaves zero inputs out of the first layer's work:
+    the ``sparse_inputs`` setting, with ``"auto"`` decided by the share of nonzero inputs."""
+    if sparse_inputs == "auto":
+        return bool(nonzero_share(X) <= config.SPARSE_INPUTS_MAX_DENSITY)
+    return bool(sparse_inputs)
+
+
+def block_buffers(layout, dtype, count, rows, sets=None):
+    """``count`` work buffers, each holding every layer's units for ``rows`` samples
+    (``sets`` such buffers, one per row, when given)."""
+    size = rows * lay.n_units(layout)
+    shape = size if sets is None else (sets, size)
+    return [np.empty(shape, dtype) for _ in range(count)]
+
+
+class CPUTrainer:
+    """One ``fit`` call's training on the CPU, with every buffer allocated once.
+
+    ``params`` is trained in place. The settings are plain values: ``loss_code`` from
+    ``kernels.losses.LOSSES``, ``batch_size`` (None for full batch), ``n_jobs`` as
+    ``Network`` takes it, and ``sparse_inputs`` (``"auto"``, True or False). Its methods are
+    those of ``protocol.Trainer``.
+    """
+
+    def __init__(self, params, layout, X, targets, *, loss_code, lr, l1, l2, batch_size, n_jobs,
+                 sparse_inputs):
+        self.params, self.layout, self.X, self.targets = params, layout, X, targets
+        self.loss_code = loss_code
+        dtype, n_samples = params.dtype, len(X)
+        self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
+        self.lr, self.l1, self.l2 = (dtype.type(v) for v in (lr, l1, l2))
+        # The fused per-sample kernel is plain SGD; penalised steps take the general path.
+        self.per_sample = self.batch_size == 1 and l1 == 0 and l2 == 0
+        self.sets = 1 if self.per_sample else threads_for(n_jobs)
+        self.z, self.a, self.delta = block_buffers(
+            layout, dtype, 3, min(self.batch_size, config.BLOCK_ROWS), self.sets)
+        self.sparse_inputs = self.per_sample and skips_zero_inputs(sparse_inputs, X)
+        n_in, n_out = X.shape[1], layout[0][N_OUT]
+        self.first_t = np.empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
+        self.active = np.empty(n_in if self.sparse_inputs else 0, np.int64)
+        if not self.per_sample:
+            staged = 0 if self.batch_size == n_samples else self.batch_size  # used in place
+            self.X_batch = np.empty((staged, X.shape[1]), dtype)
+            self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
+            self.grad = np.empty_like(params)
+            self.part_grads = np.empty((self.sets, params.size), dtype)
+            self.part_losses = np.empty(self.sets)
+            self.min_part_rows = config.MIN_PART_ROWS
+        work_per_sample = 3 * params.size
+        batches_per_chunk = config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size)
+        self.chunk = max(1, batches_per_chunk) * self.batch_size
+        self._held = contextlib.ExitStack()
+
+    def __enter__(self):
+        self._held.enter_context(one_blas_thread())
+        return self
+
+    def __exit__(self, *exc_info):
+        self._held.close()
+        return False
+
+    def epoch(self, order):
+        """Train one epoch over ``X[order]``, one compiled call per chunk of ``self.chunk``
+        samples, yielding a ``Chunk`` after each; stops after one that diverged."""
+        for start in range(0, len(order), self.chunk):
+            rows = order[start:start + self.chunk]
+            began = time.perf_counter()
+            loss, stopped_at = self._train(rows)
+            seconds = time.perf_counter() - began
+            if stopped_at >= 0:
+                yield Chunk(int(stopped_at), np.nan, seconds, start + int(stopped_at))
+                return
+            yield Chunk(len(rows), loss, seconds, None)
+
+    def _train(self, rows):
+        """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1)."""
+        if self.per_sample:
+            return train_per_sample(self.params, self.layout, self.X, self.targets, rows, self.lr,
+                                    self.loss_code, self.z[0], self.a[0], self.delta[0],
+                                    self.first_t, self.active)
+        threaded = self.sets > 1 and numba.get_num_threads() > 1
+        kernel = train_minibatch_threaded if threaded else train_minibatch
+        return kernel(self.params, self.layout, self.X, self.targets, rows, self.lr, self.l1,
+                      self.l2, self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,
+                      self.targets_batch, self.z, self.a, self.delta, self.grad, self.part_grads,
+                      self.part_losses)
+
+    def snapshot(self):
+        return self.params.copy()
+
+    def restore(self, snapshot):
+        self.params[...] = snapshot
+
+    def all_finite(self):
+        return bool(np.isfinite(self.params).all())
+
+    def outputs(self, X):
+        return self.predict(self.params, self.layout, X)
+
+    def loss_and_outputs(self, X, targets):
+        out = _outputs_buffer(self.params, self.layout, X)
+        total = loss_rows(self.params, self.layout, X, targets, self.loss_code,
+                          *block_buffers(self.layout, self.params.dtype, 3, config.BLOCK_ROWS), out)
+        return total / len(X), out
+
+    @classmethod
+    def predict(cls, params, layout, X):
+        out = _outputs_buffer(params, layout, X)
+        predict_rows(params, layout, X, *block_buffers(layout, params.dtype, 2, config.BLOCK_ROWS),
+                     out)
+        return out
+
+
+def _outputs_buffer(params, layout, X):
+    """An uninitialised ``(len(X), n_outputs)`` array for output activations."""
+    return np.empty((len(X), layout[-1][N_OUT]), dtype=params.dtype)
