@@ -18,7 +18,14 @@ class _Fit(Benchmark):
         self.network.fit(self.X[:10], self.y[:10])
 
 
-class EpochPerSample(_Fit):
+class _Epoch(_Fit):
+    """Times one epoch of the network a subclass's ``setup`` prepares, whatever its params."""
+
+    def time_epoch(self, datasets, *params):
+        self.network.fit(self.X, self.y)
+
+
+class EpochPerSample(_Epoch):
     """Per-sample SGD, the articles' algorithm: one update per sample."""
 
     params = ([DIGITS_NETWORK, "784-32-10", "2-9-6-1"], ["float32", "float64"])
@@ -27,11 +34,7 @@ class EpochPerSample(_Fit):
     def setup(self, datasets, sizes, dtype):
         self._prepare(datasets, sizes, dtype, batch_size=1)
 
-    def time_epoch(self, datasets, sizes, dtype):
-        self.network.fit(self.X, self.y)
-
-
-class EpochPerSampleDenseInputs(_Fit):
+class EpochPerSampleDenseInputs(_Epoch):
     """Per-sample SGD on the digits shifted off zero (``0.98 x + 0.01``): with no zero input,
     the first layer takes the loop over every input, which ``EpochPerSample`` skips on the
     digits (81% of their pixels are zero)."""
@@ -43,11 +46,7 @@ class EpochPerSampleDenseInputs(_Fit):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=1)
         self.X = self.X * self.X.dtype.type(0.98) + self.X.dtype.type(0.01)
 
-    def time_epoch(self, datasets, dtype):
-        self.network.fit(self.X, self.y)
-
-
-class EpochMiniBatch(_Fit):
+class EpochMiniBatch(_Epoch):
     """Mini-batch SGD on the digits network: one mean-gradient step per batch."""
 
     params = ([32, 128], ["float32", "float64"])
@@ -56,11 +55,7 @@ class EpochMiniBatch(_Fit):
     def setup(self, datasets, batch_size, dtype):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size)
 
-    def time_epoch(self, datasets, batch_size, dtype):
-        self.network.fit(self.X, self.y)
-
-
-class EpochMiniBatchThreads(_Fit):
+class EpochMiniBatchThreads(_Epoch):
     """``EpochMiniBatch`` with ``n_jobs=-1``: each batch cut into one part per core, the parts'
     gradients computed side by side."""
 
@@ -69,10 +64,6 @@ class EpochMiniBatchThreads(_Fit):
 
     def setup(self, datasets, dtype):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=128, n_jobs=-1)
-
-    def time_epoch(self, datasets, dtype):
-        self.network.fit(self.X, self.y)
-
 
 class FitMemory(_Fit):
     """Peak memory of the process around one float32 epoch of the digits network.
