@@ -25,8 +25,6 @@ from .kernels.losses import LOSSES
 ARCHITECTURE = ("sizes", "activation", "output", "loss", "dtype", "init")
 TRAINING = ("lr", "epochs", "batch_size", "shuffle", "seed", "l1", "l2", "on_divergence",
             "n_jobs", "device", "sparse_inputs", "verbose")
-BIT_GENERATORS = {generator.__name__: generator for generator in (
-    np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)}
 
 
 class Network:
@@ -115,6 +113,7 @@ class Network:
         self.history = {"loss": [], "seconds": []}
 
     def _set_architecture(self, sizes, activation, output, loss, dtype, init):
+        """Check and keep the settings fixed for the network's life, and build its layout."""
         self._sizes = settings.check_sizes(sizes)
         hidden = settings.hidden_activations(activation, len(self._sizes) - 2)
         self._activation = activation
@@ -131,6 +130,7 @@ class Network:
         self._biases = lay.bias_views(params, self._layout)
 
     def _check_settings(self):
+        """Refuse training settings that cannot work (they may change between fits)."""
         settings.check_training(self.lr, self.epochs, self.batch_size, self.l1, self.l2,
                                 self.on_divergence, self.n_jobs, self.device, self.sparse_inputs)
 
@@ -194,9 +194,7 @@ class Network:
             raise ValueError(f"params is {params.dtype}{list(params.shape)}; this network needs "
                              f"{self.dtype.name}[{size}].")
         self._attach(params.copy())
-        rng_state = state["rng_state"]
-        self._rng = np.random.Generator(BIT_GENERATORS[rng_state["bit_generator"]]())
-        self._rng.bit_generator.state = rng_state
+        self._rng = settings.generator_from_state(state["rng_state"])
         self.history = {key: list(values) for key, values in state["history"].items()}
 
     def save(self, path):

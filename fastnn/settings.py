@@ -16,6 +16,8 @@ DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
                 "identity": "squared_error"}
 DEFAULT_OUTPUT = {loss: output for output, loss in DEFAULT_LOSS.items()}
 DTYPES = {"float64": np.float64, "float32": np.float32}
+BIT_GENERATORS = {generator.__name__: generator for generator in (
+    np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)}
 
 
 def choose(kind, name, options):
@@ -96,3 +98,10 @@ def check_training(lr, epochs, batch_size, l1, l2, on_divergence, n_jobs, device
     if not (sparse_inputs == "auto" if isinstance(sparse_inputs, str)
             else isinstance(sparse_inputs, (bool, np.bool_))):
         raise ValueError(f"sparse_inputs must be 'auto', True or False, got {sparse_inputs!r}.")
+
+
+def generator_from_state(state):
+    """A NumPy Generator in ``state``, a ``bit_generator.state`` dictionary."""
+    generator = np.random.Generator(BIT_GENERATORS[state["bit_generator"]]())
+    generator.bit_generator.state = state
+    return generator
