@@ -11,6 +11,7 @@ import gzip
 import importlib.util
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,8 @@ def _read_images_and_labels(images_path, labels_path):
     if len(images) != len(labels):
         raise ValueError(f"{images_path} holds {len(images):,} images but {labels_path} holds "
                          f"{len(labels):,} labels.")
+    if len(images) == 0:
+        raise ValueError(f"{images_path} holds no images.")
     return images, labels
 
 
@@ -200,8 +203,11 @@ def read_idx(path):
     refused, since it is damaged or not what it claims.
     """
     path = os.fspath(path)
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        data = bytearray(f.read())  # bytearray: the returned array is writable
+    try:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            data = bytearray(f.read())  # bytearray: the returned array is writable
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"IDX file {path} is not a readable gzip file: {exc}.") from exc
     if len(data) < 4 or data[:2] != b"\0\0":
         raise ValueError(f"not an IDX file: {path} (magic 0x{data[:4].hex()}; an IDX file "
                          "starts with two zero bytes, a type code and a dimension count).")

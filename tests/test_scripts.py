@@ -7,6 +7,7 @@ imports); one subprocess checks what a user sees: the exit status and the single
 """
 
 import functools
+import gzip
 import importlib
 import json
 import os
@@ -52,8 +53,8 @@ def quick(scripts, tmp_path_factory):
 
 
 def write_idx_folder(folder, damage=None, side=28):
-    """A small IDX set of ``side`` x ``side`` images; ``damage`` = (file name, "truncate" or
-    "magic")."""
+    """A small IDX set of ``side`` x ``side`` images; ``damage`` = (file name, "truncate",
+    "magic" or "truncated gzip", which writes that file gzipped and cut short)."""
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name, n in IDX_NAMES.items():
@@ -64,6 +65,9 @@ def write_idx_folder(folder, damage=None, side=28):
             data = data[:-10]
         elif damage == (name, "magic"):
             data = b"\x1f\x8b" + data[2:]
+        elif damage == (name, "truncated gzip"):
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data)[:-20])
+            continue
         (folder / name).write_bytes(data)
     return folder
 
@@ -120,7 +124,8 @@ def test_an_idx_folder_is_a_source(scripts, tmp_path):
 
 
 @pytest.mark.parametrize("damage", [None, "missing", ("train-images-idx3-ubyte", "truncate"),
-                                    ("t10k-labels-idx1-ubyte", "magic")])
+                                    ("t10k-labels-idx1-ubyte", "magic"),
+                                    ("t10k-images-idx3-ubyte", "truncated gzip")])
 def test_bad_mnist_input_is_one_line_and_leaves_no_results(scripts, tmp_path, damage):
     source = "no-such-source" if damage is None else tmp_path / "idx"
     if damage not in (None, "missing"):
