@@ -25,6 +25,13 @@ from ..threads import one_blas_thread
 from .protocol import Chunk
 
 
+def kernel_errors():
+    """Context for a kernel call: compiled kernels let overflow give infinity and 0/0 NaN (their
+    error model), and notice both; run as plain Python (``NUMBA_DISABLE_JIT=1``) they compute
+    with NumPy scalars, which would also warn. Silencing NumPy keeps the two alike."""
+    return np.errstate(all="ignore")
+
+
 def threads_for(n_jobs):
     """``n_jobs`` as a number of threads: None is 1, -1 is Numba's ``NUMBA_NUM_THREADS``."""
     if n_jobs is None:
@@ -107,12 +114,13 @@ class CPUTrainer:
         for start in range(0, len(order), self.chunk):
             rows = order[start:start + self.chunk]
             began = time.perf_counter()
-            loss, stopped_at = self._train(rows)
+            with kernel_errors():
+                loss, stopped_at = self._train(rows)
             seconds = time.perf_counter() - began
             if stopped_at >= 0:
                 yield Chunk(int(stopped_at), np.nan, seconds, start + int(stopped_at))
                 return
-            yield Chunk(len(rows), loss, seconds, None)
+            yield Chunk(len(rows), float(loss), seconds, None)
 
     def _train(self, rows):
         """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1)."""
@@ -141,15 +149,18 @@ class CPUTrainer:
 
     def loss_and_outputs(self, X, targets):
         out = _outputs_buffer(self.params, self.layout, X)
-        total = loss_rows(self.params, self.layout, X, targets, self.loss_code,
-                          *block_buffers(self.layout, self.params.dtype, 3, config.BLOCK_ROWS), out)
+        with kernel_errors():
+            total = loss_rows(self.params, self.layout, X, targets, self.loss_code,
+                              *block_buffers(self.layout, self.params.dtype, 3, config.BLOCK_ROWS),
+                              out)
         return total / len(X), out
 
     @classmethod
     def predict(cls, params, layout, X):
         out = _outputs_buffer(params, layout, X)
-        predict_rows(params, layout, X, *block_buffers(layout, params.dtype, 2, config.BLOCK_ROWS),
-                     out)
+        with kernel_errors():
+            predict_rows(params, layout, X,
+                         *block_buffers(layout, params.dtype, 2, config.BLOCK_ROWS), out)
         return out
 
 

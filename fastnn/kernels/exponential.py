@@ -11,9 +11,10 @@ Arguments below -708 (results under 3.3e-308, near the smallest normal float64) 
 
 import math
 
+import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ..config import exact_kernel
 
@@ -30,9 +31,18 @@ SMALLEST_ARGUMENT = -708.0
 EXPONENT_BIAS, MANTISSA_BITS = 1023, 52
 
 
+def float64_from_bits(bits):
+    """The float64 whose IEEE 754 bit pattern is the int64 ``bits``.
+
+    This body runs where kernels run as plain Python (``NUMBA_DISABLE_JIT=1``); compiled
+    kernels get the single instruction of ``_bitcast_to_float64`` instead (see the overload).
+    """
+    return float(np.array(bits, dtype=np.int64).view(np.float64))
+
+
 @intrinsic
-def _float64_from_bits(typingctx, bits):
-    """The float64 whose IEEE 754 bit pattern is the int64 ``bits``."""
+def _bitcast_to_float64(typingctx, bits):
+    """LLVM's bitcast of an int64 to a float64."""
     if bits != types.int64:
         return None
 
@@ -40,6 +50,13 @@ def _float64_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+@overload(float64_from_bits)
+def _float64_from_bits_compiled(bits):
+    if bits == types.int64:
+        return lambda bits: _bitcast_to_float64(bits)
+    return None
 
 
 @exact_kernel
@@ -54,7 +71,7 @@ def exp_nonpositive(x):
     r2 = r * r
     p = r * ((P0 * r2 + P1) * r2 + P2)
     q = ((Q0 * r2 + Q1) * r2 + Q2) * r2 + Q3
-    scale = _float64_from_bits((int(n) + EXPONENT_BIAS) << MANTISSA_BITS)
+    scale = float64_from_bits((int(n) + EXPONENT_BIAS) << MANTISSA_BITS)
     value = (1.0 + 2.0 * p / (q - p)) * scale
     if x >= SMALLEST_ARGUMENT:
         return value
