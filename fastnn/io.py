@@ -1,15 +1,20 @@
 """The network file format: one ``.npz`` of plain arrays plus JSON metadata.
 
 Nothing is pickled, so loading a file cannot run code, and the weights stay readable with
-NumPy alone (``np.load(path)["weights_0"]``). The metadata (the settings, the shuffling
-generator's state and the history) lets a loaded network continue training exactly as the
-saved one would have. This module reads and writes a network's state (see
-``Network.get_state``); it never builds a network itself.
+NumPy alone (``np.load(path)["weights_0"]``: each layer's part of the flat parameter vector).
+The metadata (the settings, the shuffling generator's state and the history) lets a loaded
+network continue training exactly as the saved one would have. This module reads and writes a
+network's state (see ``Network.get_state``); building a network from one is left to the
+``build`` function its callers pass.
 """
 
+import contextlib
 import json
+import math
 import os
+import stat
 import tempfile
+import threading
 import zipfile
 import zlib
 
@@ -18,47 +23,90 @@ import numpy as np
 from . import layout as lay
 from ._version import __version__
 from .errors import ModelFileError
-from .settings import check_dtype, check_sizes
+from .settings import check_dtype, check_sizes, generator_from_state
 
 FORMAT = "fastnn-network"
 FORMAT_VERSION = 1
 # Metadata entries that are not settings.
 BOOKKEEPING = ("format", "format_version", "fastnn_version", "rng_state", "history")
+# How a seed that is not an int or None is written: {tag: its state}.
+GENERATOR_SEED, SEED_SEQUENCE_SEED = "numpy.random.Generator", "numpy.random.SeedSequence"
 
 
-def save(state, path):
+def save(state, path, build):
     """Write a network's ``state`` to ``path`` (conventionally ``*.npz``), replacing it
-    atomically.
+    atomically, once ``build`` has accepted the state exactly as ``load`` will read it back.
 
     The file is written beside its destination under a temporary name and renamed over it
-    only once complete, so a crash mid-save leaves any previous file intact.
+    only once complete, so a crash mid-save leaves any previous file intact; on any failure
+    the temporary file is removed. The file keeps the destination's permissions, or those the
+    umask gives a new file, and errors name the destination.
     """
-    settings = state["settings"]
-    metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "fastnn_version": __version__,
-        **{name: _plain(value) for name, value in settings.items()},
-        "rng_state": state["rng_state"],
-        "history": state["history"],
-    }
-    table = lay.layer_table(settings["sizes"])
-    layers = _layer_arrays(lay.weight_views(state["params"], table),
-                           lay.bias_views(state["params"], table))
-    arrays = {**layers, "metadata": np.array(json.dumps(metadata))}
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".fastnn-", suffix=".tmp",
-                                     delete=False) as tmp:
-        try:
+    try:
+        metadata = json.dumps(_metadata(state))
+        build(_state(json.loads(metadata), state["params"]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not saving to {path}: the network would not load back "
+                         f"({type(exc).__name__}: {exc}).") from exc
+    table = lay.layer_table(state["settings"]["sizes"])
+    arrays = {**_layer_arrays(lay.weight_views(state["params"], table),
+                              lay.bias_views(state["params"], table)),
+              "metadata": np.array(metadata)}
+    path = os.fspath(path)
+    mode = _file_mode(path)
+    try:
+        tmp = tempfile.NamedTemporaryFile(dir=os.path.dirname(os.path.abspath(path)),
+                                          prefix=".fastnn-", suffix=".tmp", delete=False)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
+    try:
+        with tmp:
             np.savez(tmp, **arrays)
             tmp.flush()
             os.fsync(tmp.fileno())
-            os.chmod(tmp.name, 0o644)  # temporary files are private; a model is for sharing
-        except BaseException:
-            tmp.close()
+        os.chmod(tmp.name, mode)
+        os.replace(tmp.name, path)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(tmp.name)
-            raise
-    os.replace(tmp.name, path)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
+        raise
+
+
+def _metadata(state):
+    """The JSON-ready metadata of ``state``: its settings (a seed Generator or SeedSequence as
+    its state), the generator's state and the history."""
+    settings = {name: _plain(value) for name, value in state["settings"].items()}
+    seed = state["settings"].get("seed")
+    if isinstance(seed, np.random.Generator):
+        settings["seed"] = {GENERATOR_SEED: seed.bit_generator.state}
+    elif isinstance(seed, np.random.SeedSequence):
+        settings["seed"] = {SEED_SEQUENCE_SEED: {
+            "entropy": seed.entropy, "spawn_key": list(seed.spawn_key),
+            "pool_size": seed.pool_size, "n_children_spawned": seed.n_children_spawned}}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnn_version": __version__,
+            **settings, "rng_state": state["rng_state"],
+            "history": _checked_history(state["history"])}
+
+
+def _plain(value):
+    """``value`` as a JSON-ready Python object (NumPy scalars become Python numbers)."""
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _state(metadata, params):
+    """The network state that ``metadata`` (parsed) and the flat ``params`` describe."""
+    settings = {name: value for name, value in metadata.items() if name not in BOOKKEEPING}
+    seed = settings.get("seed")
+    if isinstance(seed, dict) and set(seed) == {GENERATOR_SEED}:
+        settings["seed"] = generator_from_state(seed[GENERATOR_SEED])
+    elif isinstance(seed, dict) and set(seed) == {SEED_SEQUENCE_SEED}:
+        settings["seed"] = np.random.SeedSequence(**seed[SEED_SEQUENCE_SEED])
+    return {"settings": settings, "params": params, "rng_state": metadata["rng_state"],
+            "history": _checked_history(metadata["history"])}
 
 
 def _layer_arrays(weights, biases):
@@ -68,9 +116,26 @@ def _layer_arrays(weights, biases):
     return arrays
 
 
-def _plain(value):
-    """``value`` as a JSON-ready Python object (NumPy scalars become Python numbers)."""
-    return value.item() if isinstance(value, np.generic) else value
+_umask_lock = threading.Lock()
+
+
+def _file_mode(path):
+    """The permissions to give the file at ``path``: those of the file there now, or those
+    the umask gives a new file (read by setting and restoring it, the only portable way)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    with _umask_lock:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _naming(exc, path):
+    """``exc``, an OSError, as one of its kind that names ``path``, the destination."""
+    message = f"cannot save the network to {path}: {exc.strerror or exc}"
+    if exc.errno is None:
+        return type(exc)(message)
+    return type(exc)(exc.errno, message, path)
 
 
 # What reading a damaged file can raise, from the zip, zlib, NumPy and JSON layers, and what
@@ -81,24 +146,57 @@ _READ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, OverflowErro
 
 def load(path, build):
     """``build(state)`` for the network state saved at ``path``; ``ModelFileError`` if the
-    file is not a network this version can read, or ``build`` refuses what it holds."""
+    file is not a network this version can read, or ``build`` refuses what it holds.
+
+    Every array's shape and dtype is read from its header and checked, against the bytes the
+    file holds and against the metadata, before any array is read: no file makes this
+    allocate more than the file's own size.
+    """
     try:
+        headers = _array_headers(path)
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        metadata = json.loads(str(arrays.pop("metadata")))
-        _check_format(metadata)
-        state = {
-            "settings": {k: v for k, v in metadata.items() if k not in BOOKKEEPING},
-            "params": _flat_parameters(arrays, metadata["sizes"], metadata["dtype"]),
-            "rng_state": metadata["rng_state"],
-            "history": _checked_history(metadata["history"]),
-        }
-        return build(state)
-    except (ModelFileError, FileNotFoundError):
+            metadata = json.loads(str(archive["metadata"]))
+            _check_format(metadata)
+            sizes, dtype = check_sizes(metadata["sizes"]), np.dtype(check_dtype(metadata["dtype"]))
+            _check_layer_headers({k: v for k, v in headers.items() if k != "metadata"}, sizes,
+                                 dtype)
+            params = _flat_parameters(archive, sizes, dtype)
+        return build(_state(metadata, params))
+    except FileNotFoundError:
         raise
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path} is not a readable fastnn network: {exc}") from exc
     except _READ_ERRORS as exc:
         raise ModelFileError(f"{path} is not a readable fastnn network: "
                              f"{type(exc).__name__}: {exc}") from exc
+
+
+def _array_headers(path):
+    """``{name: (shape, dtype)}`` for every member of the ``.npz`` at ``path``, from the
+    headers alone, each member checked to be an uncompressed array of exactly the bytes its
+    header promises, all inside the file."""
+    size = os.path.getsize(path)
+    headers = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if (name == info.filename or info.compress_type != zipfile.ZIP_STORED
+                    or info.header_offset + info.compress_size > size):
+                raise ModelFileError(f"the member {info.filename!r} is not an uncompressed "
+                                     f"array inside the file")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ModelFileError(f"{name} is a .npy array of version {version}")
+                shape, _, dtype = read_header(member)
+                promised = member.tell() + math.prod(shape) * dtype.itemsize
+            if dtype.hasobject or promised != info.file_size:
+                raise ModelFileError(f"{name}'s header ({dtype}{list(shape)}) does not match "
+                                     f"the {info.file_size:,} bytes the file holds for it")
+            headers[name] = shape, dtype
+    return headers
 
 
 def _check_format(metadata):
@@ -110,31 +208,35 @@ def _check_format(metadata):
                              f"fastnn {__version__} reads")
 
 
-def _flat_parameters(arrays, sizes, dtype):
-    """The flat parameter vector from the file's layer arrays, each checked against the
-    shape that ``sizes`` gives it and against ``dtype`` before anything is allocated."""
-    sizes, dtype = check_sizes(sizes), np.dtype(check_dtype(dtype))
-    table = lay.layer_table(sizes)
+def _check_layer_headers(headers, sizes, dtype):
+    """Refuse layer arrays whose names, shapes or dtype are not those ``sizes`` and ``dtype``
+    give the network."""
     shapes = _layer_arrays([(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])],
                            [(n_out,) for n_out in sizes[1:]])
-    if set(arrays) != set(shapes):
-        raise ModelFileError(f"the file's arrays {sorted(arrays)} are not the network's "
+    if set(headers) != set(shapes):
+        raise ModelFileError(f"the file's arrays {sorted(headers)} are not the network's "
                              f"{sorted(shapes)}")
     for name, shape in shapes.items():
-        saved = arrays[name]
-        if saved.shape != shape or saved.dtype != dtype:
-            raise ModelFileError(f"{name} is {saved.dtype}{list(saved.shape)}, the network "
+        saved_shape, saved_dtype = headers[name]
+        if saved_shape != shape or saved_dtype != dtype:
+            raise ModelFileError(f"{name} is {saved_dtype}{list(saved_shape)}, the network "
                                  f"needs {dtype}{list(shape)}")
+
+
+def _flat_parameters(archive, sizes, dtype):
+    """The flat parameter vector, from the layer arrays of ``archive`` (checked already)."""
+    table = lay.layer_table(sizes)
     params = np.empty(lay.n_params(table), dtype)
     targets = _layer_arrays(lay.weight_views(params, table), lay.bias_views(params, table))
     for name, target in targets.items():
-        target[...] = arrays[name]
+        target[...] = archive[name]
     return params
 
 
 def _checked_history(history):
     if not (isinstance(history, dict)
-            and all(isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
-                    for v in history.values())):
+            and all(isinstance(key, str) and isinstance(v, list)
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                    for key, v in history.items())):
         raise ModelFileError("the training history is not a mapping of per-epoch numbers")
     return history

@@ -47,5 +47,8 @@ def metric(name, output, out, y):
         return float(r2_score(y, predictions(output, out)))
     if out.shape[1] == 1:
         return float(roc_auc_score(y, out[:, 0]))
-    present = np.unique(y)  # one-vs-rest, macro-averaged over the classes present
+    present = np.unique(y)
+    if present.size == 2:  # binary: the second class present is the positive one
+        return float(roc_auc_score(y == present[1], out[:, present[1]]))
+    # One-vs-rest, macro-averaged over the classes present.
     return float(roc_auc_score(label_binarize(y, classes=present), out[:, present]))

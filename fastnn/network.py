@@ -5,7 +5,9 @@ The class decides and never computes. It owns the settings, the flat parameter v
 epoch loop; a trainer from ``fastnn.backends`` does each epoch's work on the chosen device.
 """
 
+import contextlib
 import inspect
+import threading
 import warnings
 
 import numpy as np
@@ -22,9 +24,9 @@ from .kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .kernels.losses import LOSSES
 
 # Constructor settings fixed for the network's life, and those that may change between fits.
-ARCHITECTURE = ("sizes", "activation", "output", "loss", "dtype", "init")
-TRAINING = ("lr", "epochs", "batch_size", "shuffle", "seed", "l1", "l2", "on_divergence",
-            "n_jobs", "device", "sparse_inputs", "verbose")
+FIXED = ("sizes", "activation", "output", "loss", "dtype", "init", "seed")
+TRAINING = ("lr", "epochs", "batch_size", "shuffle", "l1", "l2", "on_divergence", "n_jobs",
+            "device", "sparse_inputs", "verbose")
 
 
 class Network:
@@ -52,9 +54,11 @@ class Network:
         samples) is full-batch gradient descent.
     shuffle : bool
         Visit the samples in a new random order each epoch, else in the given order.
-    seed : int or None
-        Seeds one NumPy Generator for the initial weights and every shuffle: the same seed and
-        data give bit-identical weights.
+    seed : int, None, numpy.random.Generator or numpy.random.SeedSequence
+        Seeds the network's own NumPy Generator, which draws the initial weights and every
+        shuffle: the same seed and data give bit-identical weights. A Generator or
+        SeedSequence is copied, never shared or advanced, so networks built from one train
+        alike.
     dtype : {"float64", "float32"}
     init : {"glorot", "he", "normal", "scaled_normal", "uniform"}
         Initial weights, drawn in the constructor (see ``fastnn.initializers``).
@@ -99,29 +103,30 @@ class Network:
                  batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
                  l1=0.0, l2=0.0, on_divergence="raise", n_jobs=None, device="cpu",
                  sparse_inputs="auto", verbose=False):
-        self._set_architecture(sizes, activation, output, loss, dtype, init)
+        self._set_fixed(sizes, activation, output, loss, dtype, init, seed)
         self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
         self.l1, self.l2 = l1, l2
         self.on_divergence, self.n_jobs, self.device = on_divergence, n_jobs, device
-        self.sparse_inputs, self.shuffle, self.verbose, self.seed = (sparse_inputs, shuffle,
-                                                                     verbose, seed)
+        self.sparse_inputs, self.shuffle, self.verbose = sparse_inputs, shuffle, verbose
         self._check_settings()
         self._attach(np.empty(lay.n_params(self._layout), dtype=self._dtype))
-        self._rng = np.random.default_rng(seed)
+        self._rng = settings.generator(self._seed)
         for weights, biases in zip(self.weights, self.biases):
             weights[...], biases[...] = INITIALIZERS[init](self._rng, *weights.shape[::-1])
         self.history = {"loss": [], "seconds": []}
 
-    def _set_architecture(self, sizes, activation, output, loss, dtype, init):
-        """Check and keep the settings fixed for the network's life, and build its layout."""
+    def _set_fixed(self, sizes, activation, output, loss, dtype, init, seed):
+        """Check and keep (as copies) the settings fixed for the network's life; build its
+        layout."""
         self._sizes = settings.check_sizes(sizes)
-        hidden = settings.hidden_activations(activation, len(self._sizes) - 2)
-        self._activation = activation
+        self._activation, hidden = settings.check_activation(activation, len(self._sizes) - 2)
         self._output, self._loss = settings.output_and_loss(output, loss, self._sizes[-1])
         self._dtype = settings.check_dtype(dtype)
         self._init = settings.check_init(init)
+        self._seed = settings.check_seed(seed)
         codes = [HIDDEN_ACTIVATIONS[name] for name in hidden] + [OUTPUT_ACTIVATIONS[self._output]]
         self._layout = lay.layer_table(self._sizes, codes)
+        self._busy = threading.RLock()  # held by the thread that fits or saves the network
 
     def _attach(self, params):
         """Make ``params`` the network's flat vector, with ``weights`` and ``biases`` its views."""
@@ -130,9 +135,10 @@ class Network:
         self._biases = lay.bias_views(params, self._layout)
 
     def _check_settings(self):
-        """Refuse training settings that cannot work (they may change between fits)."""
-        settings.check_training(self.lr, self.epochs, self.batch_size, self.l1, self.l2,
-                                self.on_divergence, self.n_jobs, self.device, self.sparse_inputs)
+        """The training settings (which may change between fits) as plain Python values;
+        refuses any that cannot work."""
+        return settings.check_training(self._dtype,
+                                       **{name: getattr(self, name) for name in TRAINING})
 
     sizes = property(lambda self: list(self._sizes), doc="Layer widths, input to output.")
     activation = property(lambda self: self._activation, doc="Hidden-layer activation(s).")
@@ -140,6 +146,7 @@ class Network:
     loss = property(lambda self: self._loss, doc="Training loss.")
     dtype = property(lambda self: np.dtype(self._dtype), doc="Parameter and compute dtype.")
     init = property(lambda self: self._init, doc="Initialisation scheme used.")
+    seed = property(lambda self: self._seed, doc="What the network's generator was seeded with.")
     params = property(lambda self: self._params, doc="The flat parameter vector (writable).")
     weights = property(lambda self: self._weights, doc="Each layer's weights, views into params.")
     biases = property(lambda self: self._biases, doc="Each layer's biases, views into params.")
@@ -164,7 +171,7 @@ class Network:
         ``Network.from_state`` rebuilds the network; pickling, copying and ``save`` use the
         same pair.
         """
-        given = {name: getattr(self, name) for name in ARCHITECTURE + TRAINING}
+        given = {name: getattr(self, name) for name in FIXED + TRAINING}
         given["dtype"] = self.dtype.name
         return {"settings": given, "params": self._params,
                 "rng_state": self._rng.bit_generator.state,
@@ -185,7 +192,7 @@ class Network:
         arguments = inspect.signature(Network).bind(**state["settings"])
         arguments.apply_defaults()
         given = arguments.arguments
-        self._set_architecture(*(given[name] for name in ARCHITECTURE))
+        self._set_fixed(*(given[name] for name in FIXED))
         for name in TRAINING:
             setattr(self, name, given[name])
         self._check_settings()
@@ -200,9 +207,24 @@ class Network:
     def save(self, path):
         """Write the network, its settings, history and random state to ``path`` (``.npz``).
 
-        Plain arrays and JSON, never pickle; ``fastnn.load`` reads it back bit for bit.
+        Plain arrays and JSON, never pickle; ``fastnn.load`` reads it back bit for bit. What
+        ``load`` would refuse is refused before the destination is touched.
         """
-        io.save(self.get_state(), path)
+        with self._exclusively("save"):
+            self._check_settings()
+            io.save(self.get_state(), path, Network.from_state)
+
+    @contextlib.contextmanager
+    def _exclusively(self, doing):
+        """Hold the network while this thread fits or saves it; refuse if another thread does."""
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"cannot {doing} this network: another thread is fitting or "
+                               f"saving it. A network takes one fit at a time; "
+                               f"fastnn.train_many trains several networks side by side.")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     # ------------------------------------------------------------------ training
 
@@ -210,31 +232,47 @@ class Network:
         """Train for ``epochs`` passes over ``(X, y)``, starting from the current weights.
 
         ``y`` holds class labels ``0 .. n_classes - 1`` for softmax and sigmoid outputs (one
-        sigmoid unit: labels 0 and 1) and values for an identity output. With ``target``,
-        training stops after the first epoch whose training ``metric`` (``"accuracy"``,
-        ``"roc_auc"`` or ``"r2"``; by default accuracy for classifiers, r2 otherwise) reaches
-        it. Every argument is checked before any weight changes. Returns ``self``.
+        sigmoid unit: labels 0 and 1) and values for an identity output. ``validation_data``
+        is a pair ``(X_val, y_val)``. With ``target``, training stops after the first epoch
+        whose training ``metric`` (``"accuracy"``, ``"roc_auc"`` or ``"r2"``; by default
+        accuracy for classifiers, r2 otherwise) reaches it. Every argument is checked before
+        any weight changes, and a network refuses a second ``fit`` while one runs in another
+        thread. Returns ``self``.
         """
-        self._check_settings()
+        with self._exclusively("fit"):
+            return self._fit(*self._checked_fit(X, y, validation_data, target, metric))
+
+    def _checked_fit(self, X, y, validation_data=None, target=None, metric=None):
+        """``fit``'s arguments and the training settings, every one checked and converted;
+        nothing changes yet."""
+        run = self._check_settings()
+        settings.check_target(target)
         X, y = self._dataset(X, y)
         validation = None
         if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise ValueError(f"validation_data must be a pair (X_val, y_val), got "
+                                 f"{type(validation_data).__name__}.")
             X_val, y_val = self._dataset(*validation_data)
             validation = X_val, y_val, self._targets(y_val)
         if metric is None and target is not None:
             metric = self._score_name
         if metric is not None:
             metrics.check_metric(metric, self._output, y)
-        trainer = get_trainer(self.device)(
+        return X, y, validation, target, metric, run
+
+    def _fit(self, X, y, validation, target, metric, run):
+        """The epoch loop of ``fit``, on arguments and settings ``_checked_fit`` has checked."""
+        trainer = get_trainer(run["device"])(
             self._params, self._layout, X, self._targets(y), loss_code=LOSSES[self._loss],
-            lr=self.lr, l1=self.l1, l2=self.l2, batch_size=self.batch_size, n_jobs=self.n_jobs,
-            sparse_inputs=self.sparse_inputs)
+            **{name: run[name] for name in ("lr", "l1", "l2", "batch_size", "n_jobs",
+                                            "sparse_inputs")})
         scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
         scores += [] if metric is None else [metric]
-        with (tqdm(total=self.epochs * len(X), unit="sample", disable=not self.verbose) as bar,
+        with (tqdm(total=run["epochs"] * len(X), unit="sample", disable=not run["verbose"]) as bar,
               DeferredInterrupt() as interrupt, trainer):
-            for _ in range(self.epochs):
-                order = self._rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+            for _ in range(run["epochs"]):
+                order = self._rng.permutation(len(X)) if run["shuffle"] else np.arange(len(X))
                 last_good = trainer.snapshot()
                 loss, seconds, diverged_at = self._train_epoch(trainer, order, bar, interrupt)
                 if diverged_at is None and not trainer.all_finite():
@@ -243,7 +281,7 @@ class Network:
                     trainer.restore(last_good)
                     self._append_history(dict(loss=np.nan, seconds=seconds,
                                               **dict.fromkeys(scores, np.nan)))
-                    self._diverged(diverged_at, order, trainer.batch_size)
+                    self._diverged(diverged_at, order, trainer.batch_size, run["on_divergence"])
                     break
                 record = {"loss": loss, "seconds": seconds,
                           **self._scores(trainer, validation, metric, X, y)}
@@ -297,10 +335,10 @@ class Network:
         for key, value in record.items():
             self.history.setdefault(key, []).append(value)
 
-    def _diverged(self, position, order, batch_size):
+    def _diverged(self, position, order, batch_size, on_divergence):
         """Raise (or warn, per ``on_divergence``) about a non-finite loss or weight."""
         message = divergence_message(len(self.history["loss"]), position, order, batch_size)
-        if self.on_divergence == "raise":
+        if on_divergence == "raise":
             raise DivergenceError(message)
         warnings.warn(message, DivergenceWarning, stacklevel=3)
 

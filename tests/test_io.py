@@ -1,6 +1,11 @@
 """Save and load: exact round trips, NumPy-readable files, and refusal of anything else."""
 
+import io
 import json
+import os
+import re
+import stat
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -117,3 +122,117 @@ def test_a_flipped_byte_in_the_weights_is_caught_by_the_zip_checksum(trained):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="CRC|Bad"):
         fastnn.load(path)
+
+
+def _only_files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_save_refuses_what_load_would_refuse_before_touching_the_file(trained):
+    net, path, _, _ = trained
+    before = path.read_bytes()
+    net.lr = 0
+    with pytest.raises(ValueError, match="lr must be"):
+        net.save(path)
+    net.lr = 0.1
+    net.history["loss"].append("low")
+    with pytest.raises(ValueError, match=r"not saving to .*model\.npz.*history"):
+        net.save(path)
+    assert path.read_bytes() == before and _only_files(path.parent) == ["model.npz"]
+
+
+def test_save_onto_a_folder_names_it_and_leaves_no_temporary_file(trained):
+    net, path, _, _ = trained
+    folder = path.parent / "a-folder"
+    folder.mkdir()
+    with pytest.raises(OSError, match=rf"cannot save the network to {re.escape(str(folder))}"):
+        net.save(folder)
+    assert _only_files(path.parent) == ["a-folder", "model.npz"]
+
+
+def test_save_into_a_missing_folder_names_the_destination(trained):
+    net, path, _, _ = trained
+    destination = path.parent / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(destination))):
+        net.save(destination)
+
+
+def test_a_failed_rename_removes_the_temporary_file(trained, monkeypatch):
+    net, path, _, _ = trained
+    before = path.read_bytes()
+
+    def refuse(source, destination):
+        raise PermissionError(13, "Permission denied", source)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(PermissionError, match=rf"to {re.escape(str(path))}: Permission denied"):
+        net.save(path)
+    assert path.read_bytes() == before and _only_files(path.parent) == ["model.npz"]
+
+
+def test_save_keeps_the_files_permissions_or_the_umask(trained):
+    net, path, _, _ = trained
+    os.chmod(path, 0o600)
+    net.save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    umask = os.umask(0o027)
+    try:
+        net.save(path.parent / "new.npz")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(os.stat(path.parent / "new.npz").st_mode) == 0o640
+
+
+def _npz_with(path, members):
+    """An uncompressed .npz whose members are the given raw ``.npy`` bytes."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(f"{name}.npy", data)
+
+
+def _npy(array=None, header_shape=None, dtype="<f8"):
+    """The ``.npy`` bytes of ``array``, or a bare header claiming ``header_shape``."""
+    buffer = io.BytesIO()
+    if array is not None:
+        np.lib.format.write_array(buffer, np.asarray(array))
+    else:
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": dtype, "fortran_order": False, "shape": header_shape})
+        buffer.write(b"\0" * 64)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("claim", ["metadata", "header"])
+def test_a_file_claiming_huge_arrays_is_refused_without_allocating(trained, tmp_path, claim):
+    """Neither the metadata's sizes nor an array's header can make load allocate more than
+    the file holds: both are checked against each other and against the file's bytes first."""
+    _, path, _, _ = trained
+    with np.load(path) as archive:
+        members = {name: _npy(archive[name]) for name in archive.files}
+        metadata = json.loads(str(archive["metadata"]))
+    huge = 10**6
+    if claim == "metadata":
+        metadata["sizes"] = [huge, huge]
+    else:
+        members["weights_0"] = _npy(header_shape=(8, huge), dtype="<f4")
+        metadata["sizes"] = [huge, 8, 3]
+    members["metadata"] = _npy(np.array(json.dumps(metadata)))
+    forged = tmp_path / "forged.npz"
+    _npz_with(forged, members)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="forged.npz is not a readable"):
+            fastnn.load(forged)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * forged.stat().st_size + 2**20
+
+
+def test_compressed_members_are_refused(trained, tmp_path):
+    _, path, _, _ = trained
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    np.savez_compressed(tmp_path / "compressed.npz", **arrays)
+    with pytest.raises(ModelFileError, match="not an uncompressed array"):
+        fastnn.load(tmp_path / "compressed.npz")

@@ -7,6 +7,7 @@ import numba
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.metrics import roc_auc_score
 
 import fastnn
 from fastnn import Network, config
@@ -82,6 +83,17 @@ def test_epoch_split_into_many_kernel_calls_gives_the_same_weights(blobs, monkey
         chunked = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size).fit(X, y)
         monkeypatch.undo()
         np.testing.assert_array_equal(whole.params, chunked.params)
+
+
+@pytest.mark.parametrize("output, n_out", [("softmax", 2), ("softmax", 3), ("sigmoid", 1)])
+def test_roc_auc_with_two_classes_present_is_the_binary_auc(output, n_out):
+    """A two-unit softmax (or a wider one that sees two classes) scores the second class's
+    column, as scikit-learn's binary ``roc_auc_score`` does."""
+    X, y = make_blobs(300, centers=2, random_state=1)
+    net = Network([2, 3, n_out], output=output, lr=0.1, epochs=3, seed=0)
+    net.fit(X, y, metric="roc_auc")
+    column = net.predict_proba(X)[:, min(1, n_out - 1)]
+    assert net.history["roc_auc"][-1] == roc_auc_score(y, column)
 
 
 def test_target_stops_training_early():
@@ -205,10 +217,15 @@ def _bad_fits(X, y):
         ((X, y), {"validation_data": (X[:, :2], y)}, "X has 2 features"),
         ((X, y), {"metric": "r2"}, "unknown metric"),
         ((X, y), {"target": 0.9, "metric": "f1"}, "unknown metric"),
+        ((X, y), {"target": "0.9"}, "target must be a finite number"),
+        ((X, y), {"target": np.nan}, "target must be a finite number"),
+        ((X, y), {"validation_data": X}, r"validation_data must be a pair \(X_val, y_val\)"),
+        ((X, y), {"validation_data": (X, y, y)}, "validation_data must be a pair"),
+        ((X, y), {"validation_data": [X]}, "validation_data must be a pair"),
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(18))
 def test_bad_fit_input_is_refused_and_nothing_changes(blobs, case):
     X, y = blobs
     args, kwargs, message = _bad_fits(X, y)[case]
