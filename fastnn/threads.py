@@ -1,15 +1,22 @@
-"""The BLAS thread count that training runs with."""
+"""The BLAS thread count that training runs with, shared by fits that overlap in time."""
 
+import contextlib
 import functools
+import threading
 
-from threadpoolctl import ThreadpoolController
+import threadpoolctl
+
+_lock = threading.Lock()
+_holders = 0  # fits (in any thread) inside one_blas_thread now
+_limiter = None  # threadpoolctl's limiter, which remembers the counts to restore
 
 
 @functools.cache
 def _blas_libraries():
-    return ThreadpoolController()
+    return threadpoolctl.ThreadpoolController()
 
 
+@contextlib.contextmanager
 def one_blas_thread():
     """Context holding BLAS to one thread, as every training step runs.
 
@@ -17,5 +24,42 @@ def one_blas_thread():
     to synchronise as it saves, and far more when the other cores are busy, so
     ``fastnn.train_many`` uses the cores for whole networks instead. Prediction outside ``fit``,
     over blocks of ``config.BLOCK_ROWS`` rows, keeps BLAS's own thread count.
+
+    BLAS's thread count belongs to the process, so fits that overlap (in threads) share one
+    limit: the first to enter sets it, the last to leave restores the count from before.
     """
-    return _blas_libraries().limit(limits=1, user_api="blas")
+    global _holders, _limiter
+    with _lock:
+        if _holders == 0:
+            with _controlling_blas():
+                _limiter = _blas_libraries().limit(limits=1, user_api="blas")
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                with _controlling_blas():
+                    _limiter.restore_original_limits()
+                _limiter = None
+
+
+@contextlib.contextmanager
+def _controlling_blas():
+    """Let this thread change OpenBLAS's thread count, and give that right up after.
+
+    threadpoolctl (3.6 and newer) lets one thread at a time change the count of an OpenBLAS
+    built on pthreads, whose pool the whole process shares: the first thread to try keeps the
+    right until it gives it up, and any other thread's change does nothing. Here the thread
+    that sets the shared limit may not be the one that restores it.
+    """
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    try:
+        yield
+    finally:
+        if clear is not None:
+            clear(force=True)
