@@ -186,7 +186,8 @@ class Network:
         return network
 
     def __getstate__(self):
-        return self.get_state()
+        with self._exclusively("copy"):  # pickled after the lock is released: copy params
+            return {**self.get_state(), "params": self._params.copy()}
 
     def __setstate__(self, state):
         arguments = inspect.signature(Network).bind(**state["settings"])

@@ -2,6 +2,7 @@
 network before any starts and stops only when every worker has, and overlapping fits leave
 BLAS's thread count as they found it."""
 
+import copy
 import os
 import signal
 import threading
@@ -165,3 +166,16 @@ def test_interleaved_fits_and_saves_from_threads_are_each_whole_or_refused(plans
     np.testing.assert_array_equal(net.params, replay.params)
     for path in folder.iterdir():
         assert len(fastnn.load(path).history["loss"]) % 2 == 0  # saved between whole fits
+
+
+def test_copying_a_network_while_another_thread_fits_it_is_refused(data):
+    X, y = data
+    net = Network([40, 64, 4], epochs=40, seed=0)
+    first = threading.Thread(target=net.fit, args=(X, y))
+    first.start()
+    while not busy(net):
+        time.sleep(0.001)
+    with pytest.raises(RuntimeError, match="cannot copy this network"):
+        copy.deepcopy(net)
+    first.join()
+    np.testing.assert_array_equal(copy.deepcopy(net).params, net.params)
