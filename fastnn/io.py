@@ -48,9 +48,7 @@ def save(state, path, build):
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not saving to {path}: the network would not load back "
                          f"({type(exc).__name__}: {exc}).") from exc
-    table = lay.layer_table(state["settings"]["sizes"])
-    arrays = {**_layer_arrays(lay.weight_views(state["params"], table),
-                              lay.bias_views(state["params"], table)),
+    arrays = {**_layer_views(state["params"], state["settings"]["sizes"]),
               "metadata": np.array(metadata)}
     path = os.fspath(path)
     mode = _file_mode(path)
@@ -114,6 +112,12 @@ def _layer_arrays(weights, biases):
     arrays = {f"weights_{layer}": w for layer, w in enumerate(weights)}
     arrays.update({f"biases_{layer}": b for layer, b in enumerate(biases)})
     return arrays
+
+
+def _layer_views(params, sizes):
+    """Each layer's weights and biases as views into the flat ``params``, by file name."""
+    table = lay.layer_table(sizes)
+    return _layer_arrays(lay.weight_views(params, table), lay.bias_views(params, table))
 
 
 _umask_lock = threading.Lock()
@@ -225,10 +229,8 @@ def _check_layer_headers(headers, sizes, dtype):
 
 def _flat_parameters(archive, sizes, dtype):
     """The flat parameter vector, from the layer arrays of ``archive`` (checked already)."""
-    table = lay.layer_table(sizes)
-    params = np.empty(lay.n_params(table), dtype)
-    targets = _layer_arrays(lay.weight_views(params, table), lay.bias_views(params, table))
-    for name, target in targets.items():
+    params = np.empty(lay.n_params(lay.layer_table(sizes)), dtype)
+    for name, target in _layer_views(params, sizes).items():
         target[...] = archive[name]
     return params
 
