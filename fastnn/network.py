@@ -182,7 +182,7 @@ class Network:
         """The network whose ``get_state()`` is ``state``, with its own copy of the arrays; it
         trains on exactly as the original would. Settings left out take their defaults."""
         network = cls.__new__(cls)
-        network.__setstate__(state)
+        network.__setstate__({**state, "params": np.array(state["params"], order="C")})
         return network
 
     def __getstate__(self):
@@ -190,6 +190,8 @@ class Network:
             return {**self.get_state(), "params": self._params.copy()}
 
     def __setstate__(self, state):
+        # Takes ``state["params"]`` as the network's own: unpickling hands over a fresh array,
+        # and from_state passes a copy.
         arguments = inspect.signature(Network).bind(**state["settings"])
         arguments.apply_defaults()
         given = arguments.arguments
@@ -201,7 +203,7 @@ class Network:
         if params.shape != (size,) or params.dtype != self._dtype:
             raise ValueError(f"params is {params.dtype}{list(params.shape)}; this network needs "
                              f"{self.dtype.name}[{size}].")
-        self._attach(params.copy())
+        self._attach(params)
         self._rng = settings.generator_from_state(state["rng_state"])
         self.history = {key: list(values) for key, values in state["history"].items()}
 
