@@ -78,3 +78,76 @@ def check_dataset(X, y, n_features, output, n_outputs, dtype):
         y = check_labels(y, output, n_outputs)
     check_consistent_length(X, y)
     return X, y
+
+
+def check_sample_weight(sample_weight, class_weight, y, is_classifier):
+    """Each sample's weight: ``sample_weight`` (default 1) times its class's ``class_weight``
+    (a dict of label to weight, labels left out weighing 1, or ``"balanced"``:
+    ``n_samples / (n_classes * count)`` as in scikit-learn); None when neither is given.
+    Refuses weights of the wrong length, negative or non-finite ones, and all zeros."""
+    if sample_weight is None and class_weight is None:
+        return None
+    weights = np.ones(len(y))
+    if sample_weight is not None:
+        try:
+            weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64,
+                                  ensure_all_finite=True, input_name="sample_weight")
+        except ValueError as exc:
+            raise ValueError(f"sample_weight must hold one finite number per sample: {exc}"
+                             ) from None
+        if weights.shape != (len(y),):
+            raise ValueError(f"sample_weight must hold one weight per sample ({len(y)}), got "
+                             f"shape {weights.shape}.")
+    if class_weight is not None:
+        if not is_classifier:
+            raise ValueError("class_weight needs class labels; this network's output is "
+                             "identity (regression).")
+        weights = weights * class_weights(class_weight, y)
+    if (weights < 0).any():
+        raise ValueError(f"sample weights must not be negative, got {weights.min()}.")
+    if not weights.any():
+        raise ValueError("every sample weight is zero: there is nothing to train on.")
+    return weights
+
+
+def class_weights(class_weight, y):
+    """The weight of each sample's class, from ``class_weight`` (see ``check_sample_weight``)."""
+    labels, counts = np.unique(y, return_counts=True)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        by_label = dict(zip(labels.tolist(), (len(y) / (len(labels) * counts)).tolist()))
+    elif isinstance(class_weight, dict):
+        by_label = {}
+        for label, weight in class_weight.items():
+            if not (np.isscalar(weight) and np.isreal(weight) and np.isfinite(weight)):
+                raise ValueError(f"class_weight[{label!r}] must be a finite number, got "
+                                 f"{weight!r}.")
+            by_label[label] = float(weight)
+    else:
+        raise ValueError(f"class_weight must be a dict of label to weight or 'balanced', got "
+                         f"{class_weight!r}.")
+    return np.array([by_label.get(label, 1.0) for label in y.tolist()])
+
+
+def split_validation(fraction, n_samples, y, stratified, rng):
+    """Row indices ``(train, validation)`` that hold out ``fraction`` of the samples, in random
+    order from ``rng``; for classifiers stratified: each class gives about ``fraction`` of its
+    samples (at least one sample in each part overall)."""
+    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+            and 0 < fraction < 1):
+        raise ValueError(f"validation_split must be a number between 0 and 1, got "
+                         f"{fraction!r}.")
+    if n_samples < 2:
+        raise ValueError(f"validation_split needs at least 2 samples, got {n_samples}.")
+    n_val = min(max(round(fraction * n_samples), 1), n_samples - 1)
+    if not stratified:
+        order = rng.permutation(n_samples)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    held = []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        held.append(members[:round(fraction * len(members))])
+    held = np.concatenate(held)
+    if len(held) == 0 or len(held) == n_samples:
+        held = rng.permutation(n_samples)[:n_val]
+    train = np.setdiff1d(np.arange(n_samples), held)
+    return train, np.sort(held)

@@ -2,8 +2,10 @@
 
 Nothing is pickled, so loading a file cannot run code, and the weights stay readable with
 NumPy alone (``np.load(path)["weights_0"]``: each layer's part of the flat parameter vector).
-The metadata (the settings, the shuffling generator's state and the history) lets a loaded
-network continue training exactly as the saved one would have. This module reads and writes a
+The metadata (the settings, the optimizer's step counts, the shuffling generator's state and
+the history) and the optimizer's state arrays (``optimizer_m``, ``optimizer_v``) let a loaded
+network continue training exactly as the saved one would have. Version 1 files, written before
+the optimizer state was kept, still load; their optimizer starts anew. This module reads and writes a
 network's state (see ``Network.get_state``); building a network from one is left to the
 ``build`` function its callers pass.
 """
@@ -26,9 +28,12 @@ from .errors import ModelFileError
 from .settings import check_dtype, check_sizes, generator_from_state
 
 FORMAT = "fastnn-network"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # Metadata entries that are not settings.
-BOOKKEEPING = ("format", "format_version", "fastnn_version", "rng_state", "history")
+BOOKKEEPING = ("format", "format_version", "fastnn_version", "optimizer_state", "rng_state",
+               "history")
+OPTIMIZER_ARRAY = "optimizer_{}"  # the file's name for an optimizer state array
 # How a seed that is not an int or None is written: {tag: its state}.
 GENERATOR_SEED, SEED_SEQUENCE_SEED = "numpy.random.Generator", "numpy.random.SeedSequence"
 
@@ -44,12 +49,14 @@ def save(state, path, build):
     """
     try:
         metadata = json.dumps(_metadata(state))
-        build(_state(json.loads(metadata), state["params"]))
+        optimizer_state = state.get("optimizer_state")
+        build(_state(json.loads(metadata), state["params"],
+                     None if optimizer_state is None else optimizer_state["arrays"]))
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not saving to {path}: the network would not load back "
                          f"({type(exc).__name__}: {exc}).") from exc
     arrays = {**_layer_views(state["params"], state["settings"]["sizes"]),
-              "metadata": np.array(metadata)}
+              **_optimizer_arrays(state.get("optimizer_state")), "metadata": np.array(metadata)}
     path = os.fspath(path)
     mode = _file_mode(path)
     try:
@@ -75,6 +82,9 @@ def save(state, path, build):
 def _metadata(state):
     """The JSON-ready metadata of ``state``: its settings (a seed Generator or SeedSequence as
     its state), the generator's state and the history."""
+    if callable(state["settings"].get("lr_schedule")):
+        raise ValueError("lr_schedule is a function, which a file cannot hold: save with a "
+                         "named schedule and set the function again after loading")
     settings = {name: _plain(value) for name, value in state["settings"].items()}
     seed = state["settings"].get("seed")
     if isinstance(seed, np.random.Generator):
@@ -83,9 +93,20 @@ def _metadata(state):
         settings["seed"] = {SEED_SEQUENCE_SEED: {
             "entropy": seed.entropy, "spawn_key": list(seed.spawn_key),
             "pool_size": seed.pool_size, "n_children_spawned": seed.n_children_spawned}}
+    optimizer_state = state.get("optimizer_state")
+    if optimizer_state is not None:
+        optimizer_state = {**optimizer_state, "arrays": sorted(optimizer_state["arrays"])}
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastnn_version": __version__,
-            **settings, "rng_state": state["rng_state"],
+            **settings, "optimizer_state": optimizer_state, "rng_state": state["rng_state"],
             "history": _checked_history(state["history"])}
+
+
+def _optimizer_arrays(optimizer_state):
+    """The optimizer state's arrays by file name (none before the first fit)."""
+    if optimizer_state is None:
+        return {}
+    return {OPTIMIZER_ARRAY.format(name): array
+            for name, array in optimizer_state["arrays"].items()}
 
 
 def _plain(value):
@@ -95,16 +116,20 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _state(metadata, params):
-    """The network state that ``metadata`` (parsed) and the flat ``params`` describe."""
+def _state(metadata, params, optimizer_arrays=None):
+    """The network state that ``metadata`` (parsed), the flat ``params`` and the optimizer's
+    arrays (by their names in ``metadata``) describe."""
     settings = {name: value for name, value in metadata.items() if name not in BOOKKEEPING}
     seed = settings.get("seed")
     if isinstance(seed, dict) and set(seed) == {GENERATOR_SEED}:
         settings["seed"] = generator_from_state(seed[GENERATOR_SEED])
     elif isinstance(seed, dict) and set(seed) == {SEED_SEQUENCE_SEED}:
         settings["seed"] = np.random.SeedSequence(**seed[SEED_SEQUENCE_SEED])
-    return {"settings": settings, "params": params, "rng_state": metadata["rng_state"],
-            "history": _checked_history(metadata["history"])}
+    optimizer_state = metadata.get("optimizer_state")
+    if optimizer_state is not None:
+        optimizer_state = {**optimizer_state, "arrays": optimizer_arrays}
+    return {"settings": settings, "params": params, "optimizer_state": optimizer_state,
+            "rng_state": metadata["rng_state"], "history": _checked_history(metadata["history"])}
 
 
 def _layer_arrays(weights, biases):
@@ -162,10 +187,12 @@ def load(path, build):
             metadata = json.loads(str(archive["metadata"]))
             _check_format(metadata)
             sizes, dtype = check_sizes(metadata["sizes"]), np.dtype(check_dtype(metadata["dtype"]))
-            _check_layer_headers({k: v for k, v in headers.items() if k != "metadata"}, sizes,
-                                 dtype)
+            names = _optimizer_array_names(metadata)
+            _check_headers({k: v for k, v in headers.items() if k != "metadata"}, sizes, dtype,
+                           names)
             params = _flat_parameters(archive, sizes, dtype)
-        return build(_state(metadata, params))
+            optimizer_arrays = {name: archive[OPTIMIZER_ARRAY.format(name)] for name in names}
+        return build(_state(metadata, params, optimizer_arrays))
     except FileNotFoundError:
         raise
     except ModelFileError as exc:
@@ -207,16 +234,29 @@ def _check_format(metadata):
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ModelFileError("the file holds no fastnn network metadata")
     version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(f"format version {version!r} is not {FORMAT_VERSION}, the one "
-                             f"fastnn {__version__} reads")
+    if version not in READABLE_VERSIONS:
+        raise ModelFileError(f"format version {version!r} is not one fastnn {__version__} "
+                             f"reads ({', '.join(map(str, READABLE_VERSIONS))})")
 
 
-def _check_layer_headers(headers, sizes, dtype):
-    """Refuse layer arrays whose names, shapes or dtype are not those ``sizes`` and ``dtype``
-    give the network."""
+def _optimizer_array_names(metadata):
+    """The names of the optimizer state arrays that ``metadata`` says the file holds."""
+    optimizer_state = metadata.get("optimizer_state")
+    if optimizer_state is None:
+        return []
+    names = optimizer_state["arrays"]
+    if not (isinstance(names, list) and set(names) <= {"m", "v"}):
+        raise ModelFileError(f"the optimizer state names arrays {names!r}, not 'm' or 'v'")
+    return names
+
+
+def _check_headers(headers, sizes, dtype, optimizer_names):
+    """Refuse arrays whose names, shapes or dtype are not the layer arrays that ``sizes`` and
+    ``dtype`` give the network and the optimizer arrays ``optimizer_names``."""
     shapes = _layer_arrays([(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])],
                            [(n_out,) for n_out in sizes[1:]])
+    n_params = lay.n_params(lay.layer_table(sizes))
+    shapes.update({OPTIMIZER_ARRAY.format(name): (n_params,) for name in optimizer_names})
     if set(headers) != set(shapes):
         raise ModelFileError(f"the file's arrays {sorted(headers)} are not the network's "
                              f"{sorted(shapes)}")

@@ -1,8 +1,9 @@
-"""``Network``: a small fully-connected network trained by compiled per-sample or mini-batch SGD.
+"""``Network``: a small fully-connected network trained by compiled per-sample or mini-batch steps.
 
 The class decides and never computes. It owns the settings, the flat parameter vector (with
-``weights`` and ``biases`` as views into it), the random stream and the history, and runs the
-epoch loop; a trainer from ``fastnn.backends`` does each epoch's work on the chosen device.
+``weights`` and ``biases`` as views into it), the optimizer's state, the random stream and the
+history, and runs the epoch loop and the callbacks; a trainer from ``fastnn.backends`` does
+each epoch's work on the chosen device.
 """
 
 import contextlib
@@ -13,10 +14,17 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import io, metrics, settings
+from . import io, metrics, optimizers, settings
 from . import layout as lay
-from ._data import check_dataset, check_inputs, encode_targets
+from ._data import (
+    check_dataset,
+    check_inputs,
+    check_sample_weight,
+    encode_targets,
+    split_validation,
+)
 from ._interrupt import DeferredInterrupt
+from .callbacks import LearningRateScheduler, StopAtTarget, check_callbacks
 from .backends import get_trainer
 from .errors import DivergenceError, DivergenceWarning, divergence_message
 from .initializers import INITIALIZERS
@@ -25,12 +33,14 @@ from .kernels.losses import LOSSES
 
 # Constructor settings fixed for the network's life, and those that may change between fits.
 FIXED = ("sizes", "activation", "output", "loss", "dtype", "init", "seed")
-TRAINING = ("lr", "epochs", "batch_size", "shuffle", "l1", "l2", "on_divergence", "n_jobs",
-            "device", "sparse_inputs", "verbose")
+TRAINING = ("lr", "epochs", "batch_size", "shuffle", "optimizer", "momentum", "nesterov",
+            "beta_1", "beta_2", "epsilon", "lr_schedule", "power_t", "l1", "l2", "on_divergence",
+            "n_jobs", "device", "sparse_inputs", "verbose")
 
 
 class Network:
-    """A fully-connected network trained by SGD, one sample (or mini-batch) at a time.
+    """A fully-connected network trained one sample (or mini-batch) at a time, by SGD (with
+    momentum or Nesterov momentum) or Adam.
 
     Parameters
     ----------
@@ -46,7 +56,8 @@ class Network:
         By default the one that suits ``output``. Squared error is ``0.5 * (a - y) ** 2``
         summed over outputs.
     lr : float
-        Learning rate. A mini-batch step uses the batch's mean gradient.
+        Learning rate. A mini-batch step uses the batch's mean gradient. Callbacks such as
+        ``ReduceLROnPlateau`` change it, as they change a Keras optimizer's.
     epochs : int
         Passes over the data per ``fit`` call.
     batch_size : int or None
@@ -54,6 +65,22 @@ class Network:
         samples) is full-batch gradient descent.
     shuffle : bool
         Visit the samples in a new random order each epoch, else in the given order.
+    optimizer : {"sgd", "adam"}
+        The step, as ``torch.optim.SGD`` (``momentum``, ``nesterov``; zero dampening) or
+        ``torch.optim.Adam`` (``beta_1``, ``beta_2``, ``epsilon``, with its bias correction)
+        take it, per sample and per batch alike. Its state (velocity, moments, step count)
+        carries over from one ``fit`` to the next, through copies and files, and starts anew
+        when ``optimizer`` changes. Settings of the other optimizer are ignored.
+    momentum : float in [0, 1)
+    nesterov : bool
+    beta_1, beta_2 : float in [0, 1)
+    epsilon : float
+    lr_schedule : {"constant", "invscaling"} or callable
+        Each epoch's rate: ``lr``; scikit-learn's ``lr / (t + 1) ** power_t`` with ``t`` the
+        samples trained on before the epoch; or ``schedule(epoch, lr) -> lr``, set before each
+        epoch as Keras's ``LearningRateScheduler`` does (``history["lr"]`` records each rate).
+    power_t : float
+        The invscaling exponent.
     seed : int, None, numpy.random.Generator or numpy.random.SeedSequence
         Seeds the network's own NumPy Generator, which draws the initial weights and every
         shuffle: the same seed and data give bit-identical weights. A Generator or
@@ -64,8 +91,8 @@ class Network:
         Initial weights, drawn in the constructor (see ``fastnn.initializers``).
     l1, l2 : float
         Penalties ``l1 * ||W||₁ + l2 / 2 * ||W||²`` on the weights (not the biases), their
-        gradients added to every step's (as PyTorch's ``weight_decay`` does for ``l2``). The
-        reported ``loss`` is the data loss alone.
+        gradients added to every step's gradient, whatever the optimizer (as PyTorch's
+        ``weight_decay`` does for ``l2``). The reported ``loss`` is the data loss alone.
     on_divergence : {"raise", "warn"}
         When a loss or weight becomes infinite or NaN (noticed at the sample where it appears),
         ``fit`` restores the weights of the last good epoch, records the failed epoch's loss as
@@ -95,16 +122,24 @@ class Network:
         ``(n_out,)``; rebuilt as views after pickling or copying.
     history : dict of lists
         Per epoch: ``loss`` (mean training loss over the epoch, each sample's loss taken just
-        before its update), ``seconds`` (training time), the ``metric`` when one is asked for,
-        and ``val_loss`` plus ``val_accuracy`` or ``val_r2`` when validation data is given.
+        before its update and weighted by its sample weight), ``seconds`` (training time),
+        ``lr`` (the epoch's learning rate), the ``metric`` when one is asked for, and
+        ``val_loss`` plus ``val_accuracy`` or ``val_r2`` when validation data is given.
+    stop_training : bool
+        Set by a callback to end ``fit`` after the current epoch (reset when a fit starts).
     """
 
     def __init__(self, sizes, activation="sigmoid", output=None, loss=None, lr=0.1, epochs=10,
                  batch_size=1, shuffle=True, seed=None, dtype="float64", init="glorot",
-                 l1=0.0, l2=0.0, on_divergence="raise", n_jobs=None, device="cpu",
-                 sparse_inputs="auto", verbose=False):
+                 optimizer="sgd", momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, lr_schedule="constant", power_t=0.5, l1=0.0, l2=0.0,
+                 on_divergence="raise", n_jobs=None, device="cpu", sparse_inputs="auto",
+                 verbose=False):
         self._set_fixed(sizes, activation, output, loss, dtype, init, seed)
         self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
+        self.optimizer, self.momentum, self.nesterov = optimizer, momentum, nesterov
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.lr_schedule, self.power_t = lr_schedule, power_t
         self.l1, self.l2 = l1, l2
         self.on_divergence, self.n_jobs, self.device = on_divergence, n_jobs, device
         self.sparse_inputs, self.shuffle, self.verbose = sparse_inputs, shuffle, verbose
@@ -113,7 +148,9 @@ class Network:
         self._rng = settings.generator(self._seed)
         for weights, biases in zip(self.weights, self.biases):
             weights[...], biases[...] = INITIALIZERS[init](self._rng, *weights.shape[::-1])
+        self._optimizer_state = None
         self.history = {"loss": [], "seconds": []}
+        self.stop_training = False
 
     def _set_fixed(self, sizes, activation, output, loss, dtype, init, seed):
         """Check and keep (as copies) the settings fixed for the network's life; build its
@@ -158,40 +195,46 @@ class Network:
     def __repr__(self):
         return (f"Network({self._sizes}, activation={self._activation!r}, "
                 f"output={self._output!r}, loss={self._loss!r}, lr={self.lr}, "
-                f"epochs={self.epochs}, batch_size={self.batch_size}, l1={self.l1}, l2={self.l2}, "
+                f"epochs={self.epochs}, batch_size={self.batch_size}, "
+                f"optimizer={self.optimizer!r}, l1={self.l1}, l2={self.l2}, "
                 f"n_jobs={self.n_jobs}, dtype={self.dtype.name!r})")
 
     # ------------------------------------------------------------------ state
 
     def get_state(self):
-        """Everything the network is: ``{"settings", "params", "rng_state", "history"}``.
+        """Everything the network is: ``{"settings", "params", "optimizer_state", "rng_state",
+        "history"}``.
 
         ``settings`` holds the constructor's arguments, ``params`` the flat vector itself (not
-        a copy), ``rng_state`` the state of the generator that draws every shuffle.
-        ``Network.from_state`` rebuilds the network; pickling, copying and ``save`` use the
-        same pair.
+        a copy), ``optimizer_state`` None before the first fit, else the optimizer's counts
+        and arrays (``OptimizerState.as_dict``, not copies), ``rng_state`` the state of the
+        generator that draws every shuffle. ``Network.from_state`` rebuilds the network;
+        pickling, copying and ``save`` use the same pair.
         """
         given = {name: getattr(self, name) for name in FIXED + TRAINING}
         given["dtype"] = self.dtype.name
+        optimizer_state = self._optimizer_state
         return {"settings": given, "params": self._params,
+                "optimizer_state": None if optimizer_state is None else optimizer_state.as_dict(),
                 "rng_state": self._rng.bit_generator.state,
                 "history": {key: list(values) for key, values in self.history.items()}}
 
     @classmethod
     def from_state(cls, state):
         """The network whose ``get_state()`` is ``state``, with its own copy of the arrays; it
-        trains on exactly as the original would. Settings left out take their defaults."""
+        trains on exactly as the original would. Settings left out take their defaults, and a
+        state without ``optimizer_state`` starts its optimizer anew."""
         network = cls.__new__(cls)
-        network.__setstate__({**state, "params": np.array(state["params"], order="C")})
+        network.__setstate__(_copy_arrays(state))
         return network
 
     def __getstate__(self):
-        with self._exclusively("copy"):  # pickled after the lock is released: copy params
-            return {**self.get_state(), "params": self._params.copy()}
+        with self._exclusively("copy"):  # pickled after the lock is released: copy arrays
+            return _copy_arrays(self.get_state())
 
     def __setstate__(self, state):
-        # Takes ``state["params"]`` as the network's own: unpickling hands over a fresh array,
-        # and from_state passes a copy.
+        # Takes the arrays of ``state`` as the network's own: unpickling hands over fresh
+        # arrays, and from_state passes copies.
         arguments = inspect.signature(Network).bind(**state["settings"])
         arguments.apply_defaults()
         given = arguments.arguments
@@ -204,8 +247,12 @@ class Network:
             raise ValueError(f"params is {params.dtype}{list(params.shape)}; this network needs "
                              f"{self.dtype.name}[{size}].")
         self._attach(params)
+        optimizer_state = state.get("optimizer_state")
+        self._optimizer_state = None if optimizer_state is None else (
+            optimizers.OptimizerState.from_dict(optimizer_state, size, self._dtype))
         self._rng = settings.generator_from_state(state["rng_state"])
         self.history = {key: list(values) for key, values in state["history"].items()}
+        self.stop_training = False
 
     def save(self, path):
         """Write the network, its settings, history and random state to ``path`` (``.npz``).
@@ -231,74 +278,150 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, validation_data=None, target=None, metric=None):
-        """Train for ``epochs`` passes over ``(X, y)``, starting from the current weights.
+    def fit(self, X, y, validation_data=None, target=None, metric=None, *, sample_weight=None,
+            class_weight=None, validation_split=0.0, callbacks=None):
+        """Train for ``epochs`` passes over ``(X, y)``, starting from the current weights and
+        optimizer state.
 
         ``y`` holds class labels ``0 .. n_classes - 1`` for softmax and sigmoid outputs (one
-        sigmoid unit: labels 0 and 1) and values for an identity output. ``validation_data``
-        is a pair ``(X_val, y_val)``. With ``target``, training stops after the first epoch
-        whose training ``metric`` (``"accuracy"``, ``"roc_auc"`` or ``"r2"``; by default
-        accuracy for classifiers, r2 otherwise) reaches it. Every argument is checked before
-        any weight changes, and a network refuses a second ``fit`` while one runs in another
-        thread. Returns ``self``.
+        sigmoid unit: labels 0 and 1) and values for an identity output.
+
+        ``sample_weight`` (one per sample) and ``class_weight`` (a dict of label to weight, or
+        ``"balanced"``), multiplied together, scale each sample's loss and gradient by its
+        weight over the training set's mean weight: a full-batch step follows the weighted
+        mean gradient, weight 0 removes a sample's gradient and an integer weight repeats it,
+        and weights matter at batch size 1 too (unlike scikit-learn's, which are normalised
+        per batch).
+
+        ``validation_data`` is a pair ``(X_val, y_val)``; or ``validation_split`` holds out
+        that fraction of ``(X, y)`` (stratified by class for classifiers), drawn from the
+        network's seed, so the same seed holds out the same samples at every fit. Either adds
+        ``val_loss`` and ``val_accuracy`` (or ``val_r2``) to each epoch's record.
+
+        ``callbacks`` are ``fastnn.callbacks.Callback`` objects (``EarlyStopping``,
+        ``ReduceLROnPlateau``, ``ModelCheckpoint``, ``CSVLogger``, ``LearningRateScheduler``).
+        With ``target``, training stops after the first epoch whose training ``metric``
+        (``"accuracy"``, ``"roc_auc"`` or ``"r2"``; by default accuracy for classifiers, r2
+        otherwise) reaches it.
+
+        Every argument is checked before any weight changes, and a network refuses a second
+        ``fit`` while one runs in another thread. Returns ``self``.
         """
         with self._exclusively("fit"):
-            return self._fit(*self._checked_fit(X, y, validation_data, target, metric))
+            return self._fit(*self._checked_fit(X, y, validation_data, target, metric,
+                                                sample_weight, class_weight, validation_split,
+                                                callbacks))
 
-    def _checked_fit(self, X, y, validation_data=None, target=None, metric=None):
-        """``fit``'s arguments and the training settings, every one checked and converted;
-        nothing changes yet."""
+    def _checked_fit(self, X, y, validation_data=None, target=None, metric=None,
+                     sample_weight=None, class_weight=None, validation_split=0.0, callbacks=None):
+        """``fit``'s arguments and the training settings, every one checked and converted:
+        ``(X, y, factors, validation, callbacks, metric, run)``; nothing changes yet."""
         run = self._check_settings()
         settings.check_target(target)
         X, y = self._dataset(X, y)
+        weights = check_sample_weight(sample_weight, class_weight, y, self.is_classifier)
         validation = None
         if validation_data is not None:
+            if validation_split:
+                raise ValueError("give validation_data or validation_split, not both.")
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
                 raise ValueError(f"validation_data must be a pair (X_val, y_val), got "
                                  f"{type(validation_data).__name__}.")
-            X_val, y_val = self._dataset(*validation_data)
-            validation = X_val, y_val, self._targets(y_val)
+            validation = self._dataset(*validation_data)
+        elif validation_split:
+            split_rng = settings.generator(self._seed).spawn(1)[0]
+            train, held = split_validation(validation_split, len(X), y, self.is_classifier,
+                                           split_rng)
+            validation = X[held], y[held]
+            X, y = X[train], y[train]
+            weights = None if weights is None else weights[train]
+            if weights is not None and not weights.any():
+                raise ValueError("every sample weight left for training is zero.")
+        if validation is not None:
+            validation = (*validation, self._targets(validation[1]))
         if metric is None and target is not None:
             metric = self._score_name
         if metric is not None:
             metrics.check_metric(metric, self._output, y)
-        return X, y, validation, target, metric, run
+        callbacks = check_callbacks(callbacks, ["loss", "seconds", "lr",
+                                                *self._score_names(validation, metric)])
+        if target is not None:
+            callbacks.append(StopAtTarget(metric, target))
+        if callable(run["lr_schedule"]):
+            callbacks.insert(0, LearningRateScheduler(run["lr_schedule"]))
+        factors = np.ones(len(X), self._dtype) if weights is None else (
+            (weights / weights.mean()).astype(self._dtype))
+        return X, y, factors, validation, callbacks, metric, run
 
-    def _fit(self, X, y, validation, target, metric, run):
+    def _fit(self, X, y, factors, validation, callbacks, metric, run):
         """The epoch loop of ``fit``, on arguments and settings ``_checked_fit`` has checked."""
+        state = optimizers.state_for(self._optimizer_state, run["optimizer"], run["momentum"],
+                                     run["nesterov"], self._params.size, self._dtype)
+        self._optimizer_state = state
         trainer = get_trainer(run["device"])(
             self._params, self._layout, X, self._targets(y), loss_code=LOSSES[self._loss],
-            **{name: run[name] for name in ("lr", "l1", "l2", "batch_size", "n_jobs",
-                                            "sparse_inputs")})
-        scores = [] if validation is None else ["val_loss", "val_" + self._score_name]
-        scores += [] if metric is None else [metric]
-        with (tqdm(total=run["epochs"] * len(X), unit="sample", disable=not run["verbose"]) as bar,
-              DeferredInterrupt() as interrupt, trainer):
-            for _ in range(run["epochs"]):
-                order = self._rng.permutation(len(X)) if run["shuffle"] else np.arange(len(X))
-                last_good = trainer.snapshot()
-                loss, seconds, diverged_at = self._train_epoch(trainer, order, bar, interrupt)
-                if diverged_at is None and not trainer.all_finite():
-                    diverged_at = len(order)  # in the updates of the epoch's last samples
-                if diverged_at is not None:
-                    trainer.restore(last_good)
-                    self._append_history(dict(loss=np.nan, seconds=seconds,
-                                              **dict.fromkeys(scores, np.nan)))
-                    self._diverged(diverged_at, order, trainer.batch_size, run["on_divergence"])
-                    break
-                record = {"loss": loss, "seconds": seconds,
-                          **self._scores(trainer, validation, metric, X, y)}
-                self._append_history(record)
-                if target is not None and record[metric] >= target:
-                    break
-            self._check_interrupt(interrupt, 0, len(X))
+            factors=factors, state=state, optimizer=optimizers.kernel_settings(
+                *(run[name] for name in ("optimizer", "momentum", "nesterov", "beta_1",
+                                         "beta_2", "epsilon"))),
+            **{name: run[name] for name in ("l1", "l2", "batch_size", "n_jobs", "sparse_inputs")})
+        self.stop_training = False
+        try:
+            for callback in callbacks:
+                callback.on_train_begin(self)
+            with (tqdm(total=run["epochs"] * len(X), unit="sample",
+                       disable=not run["verbose"]) as bar,
+                  DeferredInterrupt() as interrupt, trainer):
+                for _ in range(run["epochs"]):
+                    if not self._fit_epoch(trainer, X, y, validation, callbacks, metric, run,
+                                           bar, interrupt):
+                        break
+                self._check_interrupt(interrupt, 0, len(X))
+        finally:
+            for callback in callbacks:
+                callback.on_train_end(self)
         return self
 
-    def _train_epoch(self, trainer, order, bar, interrupt):
-        """One epoch over ``X[order]``: its mean loss, its seconds and None, or NaN, its seconds
-        and the position in ``order`` where it diverged. Ctrl-C is taken between chunks."""
+    def _fit_epoch(self, trainer, X, y, validation, callbacks, metric, run, bar, interrupt):
+        """One epoch of ``fit`` and its callbacks; whether training goes on."""
+        epoch = len(self.history["loss"])
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch, self)
+        lr = self._epoch_rate(epoch, run)
+        order = self._rng.permutation(len(X)) if run["shuffle"] else np.arange(len(X))
+        last_good = trainer.snapshot()
+        loss, seconds, diverged_at = self._train_epoch(trainer, order, lr, bar, interrupt)
+        if diverged_at is None and not trainer.all_finite():
+            diverged_at = len(order)  # in the updates of the epoch's last samples
+        if diverged_at is not None:
+            trainer.restore(last_good)
+            scores = dict.fromkeys(self._score_names(validation, metric), np.nan)
+            self._append_history(dict(loss=np.nan, seconds=seconds, lr=lr, **scores))
+            self._diverged(diverged_at, order, trainer.batch_size, run["on_divergence"])
+            return False
+        record = {"loss": loss, "seconds": seconds, "lr": lr,
+                  **self._scores(trainer, validation, metric, X, y)}
+        self._append_history(record)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, dict(record), self)
+        return not self.stop_training
+
+    def _epoch_rate(self, epoch, run):
+        """The learning rate of epoch ``epoch``, from ``lr`` (as the callbacks left it) and the
+        schedule; refused, before the epoch trains, if it cannot train."""
+        rate = optimizers.scheduled_rate(self.lr, run["lr_schedule"], run["power_t"],
+                                         self._optimizer_state.samples)
+        try:
+            settings.check_rate("lr", rate, self._dtype, allow_zero=False)
+        except ValueError as exc:
+            raise ValueError(f"epoch {epoch} cannot train: {exc}") from None
+        return float(rate)
+
+    def _train_epoch(self, trainer, order, lr, bar, interrupt):
+        """One epoch over ``X[order]`` at rate ``lr``: its mean loss, its seconds and None, or
+        NaN, its seconds and the position in ``order`` where it diverged. Ctrl-C is taken
+        between chunks."""
         total_loss, seconds, done = 0.0, 0.0, 0
-        for chunk in trainer.epoch(order):
+        for chunk in trainer.epoch(order, lr):
             seconds += chunk.seconds
             if chunk.diverged_at is not None:
                 return np.nan, seconds, chunk.diverged_at
@@ -321,6 +444,11 @@ class Network:
                           f"that moment (every step taken is complete); its history lists the "
                           f"{finished} finished epochs.")
             raise
+
+    def _score_names(self, validation, metric):
+        """The names ``_scores`` gives values for."""
+        names = [] if validation is None else ["val_loss", "val_" + self._score_name]
+        return names + ([] if metric is None else [metric])
 
     def _scores(self, trainer, validation, metric, X, y):
         """The epoch's validation loss and score, and its training ``metric``, as asked."""
@@ -370,6 +498,16 @@ class Network:
         """Accuracy for classifiers, the coefficient of determination R² otherwise."""
         X, y = self._dataset(X, y)
         return metrics.metric(self._score_name, self._output, self._outputs(X), y)
+
+
+def _copy_arrays(state):
+    """``state`` (of ``get_state``) with its own C-ordered copies of the arrays."""
+    copied = {**state, "params": np.array(state["params"], order="C")}
+    if state.get("optimizer_state") is not None:
+        arrays = state["optimizer_state"]["arrays"]
+        copied["optimizer_state"] = {**state["optimizer_state"], "arrays": {
+            name: np.array(array, order="C") for name, array in arrays.items()}}
+    return copied
 
 
 def load(path):

@@ -21,7 +21,7 @@ except ImportError as exc:
         from exc
 
 # History keys that are not per-epoch curves worth a line by default.
-NOT_CURVES = ("seconds",)
+NOT_CURVES = ("seconds", "lr")
 EDGE_CMAP = "coolwarm"  # diverging: blue for negative weights, red for positive
 
 
@@ -59,7 +59,7 @@ def plot_history(history, keys=None, ax=None):
     Losses (keys ending in ``loss``) go on the left axis; scores (accuracy, roc_auc, r2 and
     their ``val_`` twins) go on a right axis spanning [0, 1] (lower if a score is negative),
     since the two have different scales. A ``val_`` curve is dashed, in its training twin's
-    colour. ``keys`` picks the curves; by default every key except ``seconds``.
+    colour. ``keys`` picks the curves; by default every key except ``seconds`` and ``lr``.
     Returns the left Axes; when both kinds are drawn, the scores' axis is its ``twinx``.
     """
     keys = [key for key in history if key not in NOT_CURVES] if keys is None else list(keys)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .backends import DEVICES
 from .initializers import INITIALIZERS
+from .optimizers import OPTIMIZERS, SCHEDULES
 from .kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .kernels.losses import LOSSES
 
@@ -145,9 +146,38 @@ def check_rate(name, value, dtype, allow_zero):
         raise ValueError(f"{name}={value!r} {kind} in {np.dtype(dtype).name}.")
 
 
+def check_fraction(name, value, allow_zero):
+    """Refuse a ``value`` outside ``[0, 1)`` (``(0, 1)`` unless ``allow_zero``)."""
+    if not (is_real(value) and (0 < value < 1 or allow_zero and value == 0)):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+
+
+def check_optimizer(dtype, optimizer, momentum, nesterov, beta_1, beta_2, epsilon, lr_schedule,
+                    power_t):
+    """The optimizer and schedule settings as plain values; refuses any that cannot work."""
+    choose("optimizer", optimizer, OPTIMIZERS)
+    check_fraction("momentum", momentum, allow_zero=True)
+    if not is_bool(nesterov):
+        raise ValueError(f"nesterov must be True or False, got {nesterov!r}.")
+    if nesterov and optimizer == "sgd" and momentum == 0:
+        raise ValueError("nesterov=True needs a momentum above 0 (as in torch.optim.SGD).")
+    check_fraction("beta_1", beta_1, allow_zero=True)
+    check_fraction("beta_2", beta_2, allow_zero=True)
+    check_rate("epsilon", epsilon, dtype, allow_zero=False)
+    if not callable(lr_schedule):
+        choose("lr_schedule", lr_schedule, SCHEDULES)
+    if not (is_real(power_t) and np.isfinite(power_t) and power_t >= 0):
+        raise ValueError(f"power_t must be a non-negative finite number, got {power_t!r}.")
+    return {"optimizer": optimizer, "momentum": float(momentum), "nesterov": bool(nesterov),
+            "beta_1": float(beta_1), "beta_2": float(beta_2), "epsilon": float(epsilon),
+            "lr_schedule": lr_schedule, "power_t": float(power_t)}
+
+
 def check_training(dtype, lr, epochs, batch_size, shuffle, l1, l2, on_divergence, n_jobs,
-                   device, sparse_inputs, verbose):
-    """The training settings as plain Python values; refuses any that cannot work."""
+                   device, sparse_inputs, verbose, **optimizer):
+    """The training settings as plain Python values; refuses any that cannot work.
+    ``optimizer`` holds the settings ``check_optimizer`` takes."""
     check_rate("lr", lr, dtype, allow_zero=False)
     check_rate("l1", l1, dtype, allow_zero=True)
     check_rate("l2", l2, dtype, allow_zero=True)
@@ -169,7 +199,8 @@ def check_training(dtype, lr, epochs, batch_size, shuffle, l1, l2, on_divergence
             "shuffle": bool(shuffle), "l1": float(l1), "l2": float(l2),
             "on_divergence": on_divergence, "n_jobs": None if n_jobs is None else int(n_jobs),
             "device": device, "sparse_inputs": sparse_inputs if sparse_inputs == "auto"
-            else bool(sparse_inputs), "verbose": bool(verbose)}
+            else bool(sparse_inputs), "verbose": bool(verbose),
+            **check_optimizer(dtype, **optimizer)}
 
 
 def check_target(target):

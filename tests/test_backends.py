@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastnn import Network, config
+from fastnn import Network, config, optimizers
 from fastnn.backends import get_trainer
 from fastnn.backends.cpu import CPUTrainer
 from fastnn.kernels.losses import LOSSES
@@ -16,13 +16,15 @@ from fastnn.kernels.losses import LOSSES
 from .helpers import make_data, mostly_zero
 
 
-def cpu_trainer(X, batch_size=1, sparse_inputs="auto", n_jobs=None, l2=0.0):
+def cpu_trainer(X, batch_size=1, sparse_inputs="auto", n_jobs=None, l2=0.0, optimizer="sgd"):
     """A CPU trainer for a fresh 13-10-3 network on ``X``, with random labels."""
     net = Network([13, 10, 3], seed=0)
     targets = np.eye(3)[np.random.default_rng(0).integers(0, 3, len(X))]
-    return CPUTrainer(net.params, net.layout, X, targets, loss_code=LOSSES[net.loss], lr=0.1,
-                      l1=0.0, l2=l2, batch_size=batch_size, n_jobs=n_jobs,
-                      sparse_inputs=sparse_inputs)
+    state = optimizers.state_for(None, optimizer, 0.0, False, net.params.size, net.dtype)
+    settings = optimizers.kernel_settings(optimizer, 0.0, False, 0.9, 0.999, 1e-8)
+    return CPUTrainer(net.params, net.layout, X, targets, loss_code=LOSSES[net.loss],
+                      factors=np.ones(len(X)), optimizer=settings, state=state, l1=0.0, l2=l2,
+                      batch_size=batch_size, n_jobs=n_jobs, sparse_inputs=sparse_inputs)
 
 
 def test_get_trainer_picks_by_device_and_names_the_choices():
@@ -63,7 +65,7 @@ def test_an_epoch_is_taken_in_chunks_of_the_configured_work(rng, monkeypatch, ba
     monkeypatch.setattr(config, "CHUNK_MULTIPLY_ADDS", 3 * params_size * batch_size * 4)
     with cpu_trainer(X, batch_size=batch_size) as trainer:
         before = trainer.params.copy()
-        chunks = list(trainer.epoch(np.arange(300)))
+        chunks = list(trainer.epoch(np.arange(300), 0.1))
     size = 4 * batch_size
     assert [chunk.samples for chunk in chunks] == [min(size, 300 - start)
                                                    for start in range(0, 300, size)]
@@ -71,13 +73,16 @@ def test_an_epoch_is_taken_in_chunks_of_the_configured_work(rng, monkeypatch, ba
     assert not np.array_equal(trainer.params, before)  # the network's own vector, in place
 
 
-def test_a_diverging_chunk_ends_the_epoch_where_it_happened(rng):
+@pytest.mark.parametrize("optimizer, batch_size, steps", [("sgd", 1, 20), ("adam", 1, 20),
+                                                          ("adam", 5, 4)])
+def test_a_diverging_chunk_ends_the_epoch_where_it_happened(rng, optimizer, batch_size, steps):
     X = rng.normal(size=(50, 13))
     X[20, 3] = np.inf  # the trainer takes X as given; Network would have refused it
-    with cpu_trainer(X) as trainer:
-        chunks = list(trainer.epoch(np.arange(50)))
+    with cpu_trainer(X, batch_size=batch_size, optimizer=optimizer) as trainer:
+        chunks = list(trainer.epoch(np.arange(50), 0.1))
     assert [(chunk.samples, chunk.diverged_at) for chunk in chunks] == [(20, 20)]
     assert np.isnan(chunks[0].loss)
+    assert (trainer.state.steps, trainer.state.samples) == (steps, 20)
 
 
 def test_min_part_rows_in_config_decides_how_batches_are_cut(monkeypatch):

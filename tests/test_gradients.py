@@ -38,8 +38,8 @@ def test_gradient_matches_central_differences(rng, activation, n_outputs, output
     buffers = [np.empty((1, len(X) * n_units(net.layout))) for _ in range(3)]
     grad, part_grads = np.empty_like(net.params), np.empty((1, net.params.size))
     rows = np.arange(len(X))
-    batch_gradient(net.params, net.layout, X, Y, rows, LOSSES[loss], 64, X[:0], Y[:0], *buffers,
-                   grad, part_grads, np.empty(1))
+    batch_gradient(net.params, net.layout, X, Y, np.ones(len(X)), rows, LOSSES[loss], 64, X[:0],
+                   Y[:0], np.empty(0), *buffers, grad, part_grads, np.empty(1))
 
     step = 1e-6
     numeric = np.empty_like(grad)

@@ -50,7 +50,7 @@ def test_weights_are_readable_with_numpy_alone(trained):
         np.testing.assert_array_equal(archive["weights_0"], net.weights[0])
         np.testing.assert_array_equal(archive["biases_1"], net.biases[1])
         metadata = json.loads(str(archive["metadata"]))
-    assert metadata["sizes"] == [5, 8, 3] and metadata["format_version"] == 1
+    assert metadata["sizes"] == [5, 8, 3] and metadata["format_version"] == 2
 
 
 def test_saving_replaces_the_old_file_only_when_complete(trained, monkeypatch):
@@ -96,7 +96,7 @@ def _metadata(path, **changes):
     (lambda p: p.write_bytes(b"hello"), "not a readable fastnn network"),
     (lambda p: np.savez(p, x=np.arange(3)), "not a readable fastnn network"),
     (lambda p: _rewrite(p, metadata=np.array("{}")), "no fastnn network metadata"),
-    (lambda p: _rewrite(p, metadata=_metadata(p, format_version=2)), "format version 2"),
+    (lambda p: _rewrite(p, metadata=_metadata(p, format_version=3)), "format version 3"),
     (lambda p: _rewrite(p, weights_0=np.zeros((8, 4), np.float32)), r"weights_0 is float32\[8, 4\]"),
     (lambda p: _rewrite(p, biases_1=np.zeros(3)), r"biases_1 is float64\[3\]"),
     (lambda p: _rewrite(p, biases_1=None), "arrays"),

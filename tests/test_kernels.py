@@ -1,5 +1,6 @@
 """Each kernel formula on its own against the NumPy oracle (fastnn/naive.py): activations and
-their derivatives, losses and output deltas, dense layers forward and back, and the SGD steps.
+their derivatives, losses and output deltas, dense layers forward and back, and plain SGD's
+fused steps (the other optimizers' are in test_optimizer_kernels.py).
 
 Inputs are drawn across the ranges the formulas must survive (saturated sigmoids, softmax
 arguments hundreds apart), and every comparison is to float64 rounding.
@@ -19,12 +20,11 @@ from fastnn.kernels import (
     forward_rows,
     loss_and_delta,
     scale_by_derivative,
-    sgd_step,
     sgd_update_affine,
 )
 from fastnn.kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from fastnn.kernels.losses import LOSSES
-from fastnn.layout import bias_views, n_units, weight_views
+from fastnn.layout import n_units
 
 from .helpers import make_data, oracle_activations
 
@@ -114,16 +114,18 @@ def test_forward_passes_match_oracle(rng, activation):
 
 
 @pytest.mark.parametrize("output, loss, n_out", HEADS)
-def test_block_gradient_matches_oracle(rng, output, loss, n_out):
+def test_weighted_block_gradient_matches_oracle(rng, output, loss, n_out):
     sizes = [6, 8, 5, n_out]
     X, _, Y = make_data(rng, sizes, output, n=9)
     net = Network(sizes, activation="tanh", output=output, loss=loss, seed=2)
     z, a, delta = (np.empty(len(X) * n_units(net.layout)) for _ in range(3))
     grad = np.empty_like(net.params)
-    total = block_gradient(net.params, net.layout, X, Y, LOSSES[loss], 1.0 / len(X), z, a,
-                           delta, grad)
+    factors = rng.uniform(0.0, 2.0, len(X))
+    total = block_gradient(net.params, net.layout, X, Y, factors, LOSSES[loss], 1.0 / len(X), z,
+                           a, delta, grad)
     grad_w, grad_b, mean_loss = naive.gradient(list(net.weights), list(net.biases),
-                                               oracle_activations(net), loss, X, Y)
+                                               oracle_activations(net), loss, X, Y,
+                                               sample_weight=factors)
     assert total / len(X) == pytest.approx(mean_loss, rel=1e-12)
     expected = np.concatenate([np.r_[w.ravel(), b] for w, b in zip(grad_w, grad_b)])
     np.testing.assert_allclose(grad, expected, rtol=1e-11, atol=1e-14)
@@ -150,16 +152,3 @@ def test_fused_first_layer_step_applies_the_previous_step_then_forwards(rng):
     np.testing.assert_allclose(weights, expected_weights, rtol=1e-14)
     np.testing.assert_allclose(bias, expected_bias, rtol=1e-14)
     np.testing.assert_allclose(out, expected_weights @ x + expected_bias, rtol=1e-13)
-
-
-@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.01, 0.0), (0.0, 0.1), (0.02, 0.05)])
-def test_sgd_step_penalises_weights_not_biases(rng, l1, l2):
-    net = Network([4, 3, 2], seed=0, init="normal")
-    grad, lr = rng.normal(size=net.params.size), 0.1
-    expected_w = [w - lr * (g + l2 * w + l1 * np.sign(w)) for w, g in
-                  zip(net.weights, weight_views(grad, net.layout))]
-    expected_b = [b - lr * g for b, g in zip(net.biases, bias_views(grad, net.layout))]
-    sgd_step(net.params, grad, net.layout, lr, l1, l2)
-    for ours, theirs in zip(net.weights + net.biases, expected_w + expected_b):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-14)
-

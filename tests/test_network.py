@@ -36,7 +36,7 @@ def test_fit_learns_and_reports_history(blobs, backend):
     X, y = blobs
     net = Network([5, 8, 3], lr=0.05, epochs=5, seed=0, device=backend)
     assert net.fit(X, y, validation_data=(X[:100], y[:100])) is net
-    assert set(net.history) == {"loss", "seconds", "val_loss", "val_accuracy"}
+    assert set(net.history) == {"loss", "seconds", "lr", "val_loss", "val_accuracy"}
     assert all(len(values) == 5 for values in net.history.values())
     assert net.history["loss"][-1] < net.history["loss"][0]
     assert net.history["val_accuracy"][-1] == net.score(X[:100], y[:100])

@@ -56,6 +56,18 @@ def test_a_list_given_as_activation_is_copied():
     (dict(lr=1e-50, dtype="float32"), r"lr=1e-50 rounds to zero in float32"),
     (dict(lr=1e40, dtype="float32"), r"lr=1e\+40 overflows in float32"),
     (dict(l2=1e-60, dtype="float32"), r"l2=1e-60 rounds to zero in float32"),
+    (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'"),
+    (dict(momentum=1.0), r"momentum must be a number in \[0, 1\)"),
+    (dict(momentum=-0.1), "momentum must be"),
+    (dict(momentum=True), "momentum must be"),
+    (dict(nesterov=True), "nesterov=True needs a momentum above 0"),
+    (dict(nesterov="yes", momentum=0.9), "nesterov must be True or False"),
+    (dict(beta_1=1.0, optimizer="adam"), "beta_1 must be"),
+    (dict(beta_2=np.nan, optimizer="adam"), "beta_2 must be"),
+    (dict(epsilon=0.0, optimizer="adam"), "epsilon must be a positive"),
+    (dict(epsilon=1e-50, dtype="float32"), "epsilon=1e-50 rounds to zero in float32"),
+    (dict(lr_schedule="adaptive"), "unknown lr_schedule 'adaptive'"),
+    (dict(power_t=-0.5), "power_t must be"),
 ])
 def test_settings_of_the_wrong_type_range_or_precision_are_refused(kwargs, message):
     kwargs = {"sizes": [4, 3, 2], **kwargs}
@@ -140,6 +152,13 @@ SETTING_VALUES = {
     "activation": st.one_of(st.sampled_from(["relu", "tanh", "nope"]),
                             st.lists(st.sampled_from(["relu", "sigmoid", "x"]), max_size=2)),
     "sparse_inputs": st.one_of(st.sampled_from(["auto", True, False, "yes", 1, None])),
+    "optimizer": st.sampled_from(["sgd", "adam", "nope"]),
+    "momentum": st.one_of(st.floats(-0.5, 1.5), st.booleans()),
+    "nesterov": st.one_of(st.booleans(), st.none()),
+    "beta_2": st.one_of(st.floats(-0.5, 1.5), st.none()),
+    "epsilon": st.one_of(st.floats(-1, 1), st.just(1e-300)),
+    "lr_schedule": st.sampled_from(["constant", "invscaling", "adaptive"]),
+    "power_t": st.one_of(st.floats(-1, 2), st.none()),
 }
 
 

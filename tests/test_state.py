@@ -59,14 +59,19 @@ def test_a_copy_trains_its_own_views_exactly_as_the_original(blobs, tmp_path, ba
 def test_get_state_and_from_state_round_trip_without_sharing(blobs):
     X, y = blobs
     net = Network([5, 8, 3], activation="tanh", dtype="float32", epochs=1, seed=4, l2=1e-3,
-                  n_jobs=2, batch_size=64).fit(X, y)
+                  n_jobs=2, batch_size=64, optimizer="adam").fit(X, y)
     state = net.get_state()
-    assert set(state) == {"settings", "params", "rng_state", "history"}
+    assert set(state) == {"settings", "params", "optimizer_state", "rng_state", "history"}
     assert state["settings"]["dtype"] == "float32" and state["settings"]["n_jobs"] == 2
     rebuilt = Network.from_state(state)
     assert not np.shares_memory(rebuilt.params, net.params)
     rebuilt.params[0] += 1.0  # changing the copy leaves the original alone
     assert rebuilt.params[0] != net.params[0]
+    moments = rebuilt.get_state()["optimizer_state"]["arrays"]
+    assert set(moments) == {"m", "v"}
+    for name, array in moments.items():
+        assert not np.shares_memory(array, state["optimizer_state"]["arrays"][name])
+        np.testing.assert_array_equal(array, state["optimizer_state"]["arrays"][name])
 
 
 def test_settings_missing_from_a_state_take_their_defaults(blobs):

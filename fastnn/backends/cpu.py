@@ -1,8 +1,9 @@
 """Training on the CPU: the kernels of ``fastnn.kernels``, their work buffers and chunking.
 
-``CPUTrainer`` trains the network's own parameter vector in place. It chooses between three
-epoch kernels: fused per-sample SGD (over every input, or skipping zero inputs in the first
-layer), and mini-batch SGD, serial or with each batch's parts on Numba's threads.
+``CPUTrainer`` trains the network's own parameter vector and optimizer state in place. It
+chooses between four epoch kernels: fused per-sample plain SGD (over every input, or skipping
+zero inputs in the first layer), fused per-sample steps of the other optimizers, and
+mini-batch steps, serial or with each batch's parts on Numba's threads.
 """
 
 import contextlib
@@ -19,7 +20,9 @@ from ..kernels import (
     train_minibatch,
     train_minibatch_threaded,
     train_per_sample,
+    train_per_sample_optimizer,
 )
+from ..kernels.optimizers import LR, SGD, new_rates, set_lr
 from ..kernels.views import N_OUT
 from ..threads import one_blas_thread
 from .protocol import Chunk
@@ -65,25 +68,32 @@ def block_buffers(layout, dtype, count, rows, sets=None):
 class CPUTrainer:
     """One ``fit`` call's training on the CPU, with every buffer allocated once.
 
-    ``params`` is trained in place. The settings are plain values: ``loss_code`` from
-    ``kernels.losses.LOSSES``, ``batch_size`` (None for full batch), ``n_jobs`` as
+    ``params`` and the optimizer's ``state`` (an ``optimizers.OptimizerState`` whose arrays
+    match ``params``) are trained in place. The settings are plain values: ``loss_code`` from
+    ``kernels.losses.LOSSES``, ``factors`` (each sample's weight, see ``kernels.epochs``),
+    ``optimizer`` (its ``code`` from ``kernels.optimizers`` and its ``momentum``, ``beta_1``,
+    ``beta_2`` and ``epsilon``), ``batch_size`` (None for full batch), ``n_jobs`` as
     ``Network`` takes it, and ``sparse_inputs`` (``"auto"``, True or False). Its methods are
     those of ``protocol.Trainer``.
     """
 
-    def __init__(self, params, layout, X, targets, *, loss_code, lr, l1, l2, batch_size, n_jobs,
-                 sparse_inputs):
+    def __init__(self, params, layout, X, targets, *, loss_code, factors, optimizer, state, l1,
+                 l2, batch_size, n_jobs, sparse_inputs):
         self.params, self.layout, self.X, self.targets = params, layout, X, targets
-        self.loss_code = loss_code
+        self.loss_code, self.factors, self.state = loss_code, factors, state
         dtype, n_samples = params.dtype, len(X)
         self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
-        self.lr, self.l1, self.l2 = (dtype.type(v) for v in (lr, l1, l2))
-        # The fused per-sample kernel is plain SGD; penalised steps take the general path.
-        self.per_sample = self.batch_size == 1 and l1 == 0 and l2 == 0
+        self.code = optimizer["code"]
+        self.rates = new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"],
+                               optimizer["beta_2"], optimizer["epsilon"])
+        self.l1, self.l2 = dtype.type(l1), dtype.type(l2)
+        self.per_sample = self.batch_size == 1
+        # Plain, unpenalised per-sample SGD has kernels of its own (zero skipping among them).
+        self.plain_sgd = self.per_sample and self.code == SGD and l1 == 0 and l2 == 0
         self.sets = 1 if self.per_sample else threads_for(n_jobs)
         self.z, self.a, self.delta = block_buffers(
             layout, dtype, 3, min(self.batch_size, config.BLOCK_ROWS), self.sets)
-        self.sparse_inputs = self.per_sample and skips_zero_inputs(sparse_inputs, X)
+        self.sparse_inputs = self.plain_sgd and skips_zero_inputs(sparse_inputs, X)
         n_in, n_out = X.shape[1], layout[0][N_OUT]
         self.first_t = np.empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
         self.active = np.empty(n_in if self.sparse_inputs else 0, np.int64)
@@ -91,6 +101,7 @@ class CPUTrainer:
             staged = 0 if self.batch_size == n_samples else self.batch_size  # used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
             self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
+            self.factors_batch = np.empty(staged, dtype)
             self.grad = np.empty_like(params)
             self.part_grads = np.empty((self.sets, params.size), dtype)
             self.part_losses = np.empty(self.sets)
@@ -108,38 +119,55 @@ class CPUTrainer:
         self._held.close()
         return False
 
-    def epoch(self, order):
-        """Train one epoch over ``X[order]``, one compiled call per chunk of ``self.chunk``
-        samples, yielding a ``Chunk`` after each; stops after one that diverged."""
+    def epoch(self, order, lr):
+        """Train one epoch over ``X[order]`` at the learning rate ``lr``, one compiled call per
+        chunk of ``self.chunk`` samples, yielding a ``Chunk`` after each; stops after one that
+        diverged."""
+        set_lr(self.rates, lr)
         for start in range(0, len(order), self.chunk):
             rows = order[start:start + self.chunk]
             began = time.perf_counter()
             with kernel_errors():
-                loss, stopped_at = self._train(rows)
+                loss, stopped_at, steps = self._train(rows)
             seconds = time.perf_counter() - began
+            self.state.steps = int(steps)
             if stopped_at >= 0:
+                self.state.samples += int(stopped_at)
                 yield Chunk(int(stopped_at), np.nan, seconds, start + int(stopped_at))
                 return
+            self.state.samples += len(rows)
             yield Chunk(len(rows), float(loss), seconds, None)
 
     def _train(self, rows):
-        """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1)."""
+        """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1,
+        optimizer steps taken in all)."""
+        state = self.state
+        if self.plain_sgd:
+            loss, stopped_at = train_per_sample(
+                self.params, self.layout, self.X, self.targets, self.factors, rows,
+                self.rates[LR], self.loss_code, self.z[0], self.a[0], self.delta[0], self.first_t,
+                self.active)
+            return loss, stopped_at, state.steps + (len(rows) if stopped_at < 0 else stopped_at)
         if self.per_sample:
-            return train_per_sample(self.params, self.layout, self.X, self.targets, rows, self.lr,
-                                    self.loss_code, self.z[0], self.a[0], self.delta[0],
-                                    self.first_t, self.active)
+            return train_per_sample_optimizer(
+                self.params, self.layout, self.X, self.targets, self.factors, rows, self.code,
+                self.rates, state.steps, self.l1, self.l2, state.m, state.v, self.loss_code,
+                self.z[0], self.a[0], self.delta[0])
         threaded = self.sets > 1 and numba.get_num_threads() > 1
         kernel = train_minibatch_threaded if threaded else train_minibatch
-        return kernel(self.params, self.layout, self.X, self.targets, rows, self.lr, self.l1,
-                      self.l2, self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,
-                      self.targets_batch, self.z, self.a, self.delta, self.grad, self.part_grads,
-                      self.part_losses)
+        return kernel(self.params, self.layout, self.X, self.targets, self.factors, rows,
+                      self.code, self.rates, state.steps, self.l1, self.l2, state.m, state.v,
+                      self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,
+                      self.targets_batch, self.factors_batch, self.z, self.a, self.delta,
+                      self.grad, self.part_grads, self.part_losses)
 
     def snapshot(self):
-        return self.params.copy()
+        return self.params.copy(), self.state.copy()
 
     def restore(self, snapshot):
-        self.params[...] = snapshot
+        params, state = snapshot
+        self.params[...] = params
+        self.state.restore(state)
 
     def all_finite(self):
         return bool(np.isfinite(self.params).all())

@@ -28,22 +28,27 @@ from .gradients import block_gradient  # gradient of the summed loss over one bl
 from .gradients import batch_gradient  # mean gradient of a batch, from parts added in order
 
 # Optimizer steps and penalties.
-from .steps import sgd_step  # params -= lr * (grad + l1/l2 penalty gradients)
+from .optimizers import optimizer_step  # one step of SGD, momentum, Nesterov or Adam
+from .optimizers import backprop_update  # per sample: back-propagate through a layer, step it
+from .optimizers import update_affine  # per sample: first layer's step fused with next product
 from .steps import apply_step  # W -= outer(step, a_in), b -= step
-from .steps import backprop_sgd_update  # per sample: back-propagate through a layer, step it
-from .steps import sgd_update_affine  # per sample: first layer's step fused with next product
+from .steps import backprop_sgd_update  # the same for plain SGD
+from .steps import sgd_update_affine  # the same for plain SGD
 from .sparse_inputs import sgd_update_affine_sparse  # the same, skipping zero inputs
 
 # Epoch loops.
-from .epochs import train_per_sample  # per-sample SGD over X[order]
-from .epochs import train_minibatch  # mini-batch SGD over X[order], one thread
+from .epochs import sample_loss  # one sample forwarded from its first layer's product, its loss
+from .epochs import train_per_sample  # per-sample plain SGD over X[order]
+from .epochs import train_per_sample_optimizer  # per-sample steps of any optimizer
+from .epochs import train_minibatch  # mini-batch steps of any optimizer, one thread
 from .epochs import train_minibatch_threaded  # the same, each batch's parts on Numba's threads
 
 __all__ = [
     "activate", "affine", "affine_rows", "all_finite", "apply_step", "backprop_sgd_update",
-    "batch_gradient", "block_gradient", "exp_nonpositive", "forward_layers", "forward_rows",
-    "is_finite", "log_sum_exp", "loss_and_delta", "loss_rows", "predict_rows",
-    "scale_by_derivative", "sgd_step", "sgd_update_affine", "sgd_update_affine_sparse",
-    "sigmoid", "softmax", "softplus", "train_minibatch", "train_minibatch_threaded",
-    "train_per_sample",
+    "backprop_update", "batch_gradient", "block_gradient", "exp_nonpositive", "forward_layers",
+    "forward_rows", "is_finite", "log_sum_exp", "loss_and_delta", "loss_rows",
+    "optimizer_step", "predict_rows", "sample_loss", "scale_by_derivative",
+    "sgd_update_affine", "sgd_update_affine_sparse", "sigmoid", "softmax", "softplus",
+    "train_minibatch", "train_minibatch_threaded", "train_per_sample",
+    "train_per_sample_optimizer", "update_affine",
 ]

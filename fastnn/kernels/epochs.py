@@ -1,24 +1,51 @@
-"""Whole-epoch training loops: per-sample SGD and mini-batch (or full-batch) SGD.
+"""Whole-epoch training loops: per-sample steps (plain SGD, or any optimizer) and mini-batch
+(or full-batch) steps of any optimizer.
 
 Every loop takes the layout table (see fastnn/layout.py) and preallocated work buffers, so
 nothing is allocated per sample or per batch. ``order`` is the sequence of row indices to
 visit; the caller draws it (shuffling happens in Python, from a seeded NumPy Generator).
+``factors`` holds one weight per row of ``X`` (its sample weight over the training set's mean
+weight, 1 for unweighted data), which scales that sample's loss and gradient. The optimizers'
+codes, ``rates`` and state arrays ``m`` and ``v`` are those of ``optimizers``; ``steps`` is the
+number of optimizer steps taken before the call, and the loops return it updated.
 """
+
+import numpy as np
 
 from ..config import kernel, serial_and_threaded
 from .activations import activate, scale_by_derivative
 from .checks import all_finite, is_finite
-from .forward import forward_layers
+from .forward import affine, forward_layers
 from .gradients import batch_gradient
 from .losses import loss_and_delta
+from .optimizers import backprop_update, optimizer_step, set_step, update_affine
 from .sparse_inputs import sgd_update_affine_sparse
-from .steps import apply_step, backprop_sgd_update, sgd_step, sgd_update_affine
+from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, layer_params, layer_units
 
 
 @kernel
-def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active):
-    """Per-sample SGD over the rows ``X[order]``.
+def sample_loss(params, layout, y, factor, loss_code, z, a, delta):
+    """One sample's weighted loss, once its first layer's pre-activations are in ``z``: activates
+    them, forwards the other layers and writes ``factor`` times the output delta into
+    ``delta``. NaN when the loss or any pre-activation is not finite: a non-finite weight shows
+    in the pre-activations it feeds (``inf * 0`` is NaN)."""
+    n_layers = layout.shape[0]
+    first, out_row = layout[0], layout[n_layers - 1]
+    a_first = layer_units(a, first)
+    activate(layer_units(z, first), a_first, first[ACTIVATION])
+    forward_layers(params, layout, 1, a_first, z, a)
+    loss = loss_and_delta(layer_units(z, out_row), layer_units(a, out_row), y, out_row[ACTIVATION],
+                          loss_code, layer_units(delta, out_row), factor)
+    if not (is_finite(loss) and all_finite(z)):
+        return np.nan
+    return factor * loss
+
+
+@kernel
+def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t,
+                     active):
+    """Per-sample plain SGD over the rows ``X[order]``.
 
     Each sample is forwarded, its error back-propagated and every weight updated before the
     next sample is forwarded, exactly as the articles' NumPy loops do. The first layer's
@@ -32,10 +59,9 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, fi
     arrays select the dense path.
 
     Returns the summed per-sample loss and -1, or, as soon as a sample's loss or any of its
-    pre-activations is not finite, the loss so far and that sample's position in ``order``.
-    A non-finite weight shows in the pre-activations it feeds (``inf * 0`` is NaN), so this
-    catches divergence at the first sample whose forward pass meets it; on the sparse path a
-    first-layer weight is met only by samples whose input for it is nonzero.
+    pre-activations is not finite (see ``sample_loss``), the loss so far and that sample's
+    position in ``order``; on the sparse path a first-layer weight is met only by samples whose
+    input for it is nonzero.
     """
     if order.size == 0:
         return 0.0, -1
@@ -47,7 +73,7 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, fi
     if sparse:
         first_t[:, :] = w_first.T
     total_loss, stopped_at = _per_sample_steps(
-        params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active
+        params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t, active
     )
     if sparse:
         w_first[:, :] = first_t.T
@@ -57,37 +83,29 @@ def train_per_sample(params, layout, X, Y, order, lr, loss_code, z, a, delta, fi
 
 
 @kernel
-def _per_sample_steps(params, layout, X, Y, order, lr, loss_code, z, a, delta, first_t, active):
+def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t,
+                      active):
     """``train_per_sample``'s loop over the samples; the caller prepares the first layer's
     weights and applies the step this loop leaves pending (``lr`` times the last sample's
     first-layer delta, in ``delta``)."""
     n_layers = layout.shape[0]
-    first, out_row = layout[0], layout[n_layers - 1]
+    first = layout[0]
     w_first, b_first = layer_params(params, first)
-    z_first, a_first = layer_units(z, first), layer_units(a, first)
+    z_first = layer_units(z, first)
     pending_step = layer_units(delta, first)
     x_prev = X[order[0]]
     total_loss = 0.0
     for position in range(order.size):
-        x = X[order[position]]
+        sample = order[position]
+        x = X[sample]
         if first_t.size > 0:
             sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev, x, z_first, active)
         else:
             sgd_update_affine(w_first, b_first, pending_step, x_prev, x, z_first)
-        activate(z_first, a_first, first[ACTIVATION])
-        forward_layers(params, layout, 1, a_first, z, a)
-        sample_loss = loss_and_delta(
-            layer_units(z, out_row),
-            layer_units(a, out_row),
-            Y[order[position]],
-            out_row[ACTIVATION],
-            loss_code,
-            layer_units(delta, out_row),
-            1.0,
-        )
-        if not (is_finite(sample_loss) and all_finite(z)):
+        loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
+        if not is_finite(loss):
             return total_loss, position
-        total_loss += sample_loss
+        total_loss += loss
         for layer in range(n_layers - 1, 0, -1):
             row, prev = layout[layer], layout[layer - 1]
             weights, bias = layer_params(params, row)
@@ -100,30 +118,84 @@ def _per_sample_steps(params, layout, X, Y, order, lr, loss_code, z, a, delta, f
     return total_loss, -1
 
 
-def train_minibatch(params, layout, X, Y, order, lr, l1, l2, loss_code, batch_size,
-                    min_part_rows, X_batch, Y_batch, z, a, delta, grad, part_grads, part_losses):
-    """Mini-batch SGD over ``X[order]`` in consecutive batches.
+@kernel
+def train_per_sample_optimizer(params, layout, X, Y, factors, order, code, rates, steps, l1, l2,
+                               m, v, loss_code, z, a, delta):
+    """Per-sample steps of the optimizer ``code`` over the rows ``X[order]``, with the ``l1``
+    and ``l2`` penalties.
 
-    Each step moves the parameters by ``lr`` times the mean gradient of its batch (the last
-    batch may be smaller) plus the ``l1``/``l2`` penalty gradients (see ``sgd_step``). The
-    work buffers and ``min_part_rows`` are ``batch_gradient``'s; ``train_minibatch_threaded``
-    computes each batch's parts on Numba's threads, with the same result.
+    As in ``train_per_sample``, every sample's step is complete before the next sample is
+    forwarded, and the first layer's step is deferred into the next sample's forward product
+    (``optimizers.update_affine``), so each weight and its state are loaded and stored once
+    per sample; the last sample's is applied before returning. Returns the summed loss, -1 and
+    the step count, or the loss so far, the position in ``order`` of the first sample whose
+    loss or pre-activations are not finite, and the step count before it.
+    """
+    if order.size == 0:
+        return 0.0, -1, steps
+    n_layers = layout.shape[0]
+    first = layout[0]
+    w_first, b_first = layer_params(params, first)
+    z_first = layer_units(z, first)
+    pending_delta = layer_units(delta, first)
+    x_prev = X[order[0]]
+    total_loss = 0.0
+    for position in range(order.size):
+        sample = order[position]
+        x = X[sample]
+        if position == 0:
+            affine(w_first, b_first, x, z_first)
+        else:
+            update_affine(code, params, m, v, first, pending_delta, x_prev, rates, l1, l2, x,
+                          z_first)
+        loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
+        if not is_finite(loss):
+            return total_loss, position, steps
+        total_loss += loss
+        steps += 1
+        set_step(rates, steps)
+        for layer in range(n_layers - 1, 0, -1):
+            row, prev = layout[layer], layout[layer - 1]
+            a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
+            backprop_update(code, params, m, v, row, layer_units(delta, row), a_in, rates, l1, l2,
+                            delta_in)
+            scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
+        x_prev = x
+    # The last sample's first-layer step, with a product into z that nothing reads.
+    update_affine(code, params, m, v, first, pending_delta, x_prev, rates, l1, l2, x_prev,
+                  z_first)
+    return total_loss, -1, steps
 
-    Returns the summed loss and -1, or, as soon as a batch's loss or pre-activations are not
-    finite (see ``block_gradient``), the loss so far and the position in ``order`` where that
-    batch starts; that batch's step is not taken.
+
+def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1, l2, m, v,
+                    loss_code, batch_size, min_part_rows, X_batch, Y_batch, factors_batch, z, a,
+                    delta, grad, part_grads, part_losses):
+    """Steps of the optimizer ``code`` over ``X[order]`` in consecutive batches.
+
+    Each step follows the mean gradient of its batch (the last batch may be smaller) plus the
+    ``l1``/``l2`` penalty gradients. The work buffers and ``min_part_rows`` are
+    ``batch_gradient``'s; ``train_minibatch_threaded`` computes each batch's parts on Numba's
+    threads, with the same result.
+
+    Returns the summed loss, -1 and the step count, or, as soon as a batch's loss or
+    pre-activations are not finite (see ``block_gradient``), the loss so far, the position in
+    ``order`` where that batch starts, and the step count before it; that batch's step is not
+    taken.
     """
     total_loss = 0.0
     for start in range(0, order.size, batch_size):
         batch_loss = batch_gradient(
-            params, layout, X, Y, order[start : start + batch_size], loss_code, min_part_rows,
-            X_batch, Y_batch, z, a, delta, grad, part_grads, part_losses,
+            params, layout, X, Y, factors, order[start : start + batch_size], loss_code,
+            min_part_rows, X_batch, Y_batch, factors_batch, z, a, delta, grad, part_grads,
+            part_losses,
         )
         if not is_finite(batch_loss):
-            return total_loss, start
-        sgd_step(params, grad, layout, lr, l1, l2)
+            return total_loss, start, steps
+        steps += 1
+        set_step(rates, steps)
+        optimizer_step(code, params, grad, layout, m, v, rates, l1, l2)
         total_loss += batch_loss
-    return total_loss, -1
+    return total_loss, -1, steps
 
 
 train_minibatch, train_minibatch_threaded = serial_and_threaded(train_minibatch)

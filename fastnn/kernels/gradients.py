@@ -17,12 +17,13 @@ from .views import ACTIVATION, buffer_rows, layer_block, layer_params, units_per
 
 
 @kernel
-def block_gradient(params, layout, X, Y, loss_code, scale, z, a, delta, grad):
-    """Gradient of ``scale`` times the summed loss over the rows of ``X`` into ``grad``.
+def block_gradient(params, layout, X, Y, factors, loss_code, scale, z, a, delta, grad):
+    """Gradient of ``scale`` times the summed loss over the rows of ``X``, each row's loss
+    weighted by its entry of ``factors``, into ``grad``.
 
-    Returns the (unscaled) summed loss, or NaN when a pre-activation is infinite or NaN: a
-    non-finite weight always shows there (``inf * 0`` is NaN). ``grad`` has the layout of
-    ``params``; the batch buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
+    Returns the weighted summed loss (not multiplied by ``scale``), or NaN when a
+    pre-activation is infinite or NaN: a non-finite weight always shows there (``inf * 0`` is
+    NaN). ``grad`` has the layout of ``params``; the batch buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
     """
     n_rows, n_layers = X.shape[0], layout.shape[0]
     forward_rows(params, layout, X, z, a)
@@ -33,8 +34,9 @@ def block_gradient(params, layout, X, Y, loss_code, scale, z, a, delta, grad):
     d_out = layer_block(delta, out_row, n_rows)
     total_loss = 0.0
     for r in range(n_rows):
-        total_loss += loss_and_delta(
-            z_out[r], a_out[r], Y[r], out_row[ACTIVATION], loss_code, d_out[r], scale
+        factor = factors[r]
+        total_loss += factor * loss_and_delta(
+            z_out[r], a_out[r], Y[r], out_row[ACTIVATION], loss_code, d_out[r], scale * factor
         )
     for layer in range(n_layers - 1, -1, -1):
         row = layout[layer]
@@ -77,24 +79,28 @@ def batch_parts(n_rows, n_sets, block, min_part_rows):
 
 
 @kernel
-def _part_gradient(params, layout, X, Y, rows, part, part_rows, loss_code, scale, X_batch,
-                   Y_batch, z, a, delta, grad):
+def _part_gradient(params, layout, X, Y, factors, rows, part, part_rows, loss_code, scale,
+                   X_batch, Y_batch, factors_batch, z, a, delta, grad):
     """``block_gradient`` over part ``part`` of the batch ``X[rows]``, cut into parts of
     ``part_rows`` rows (the last may be shorter).
 
-    The part's rows are gathered into the same positions of ``X_batch`` and ``Y_batch``;
+    The part's rows are gathered into the same positions of ``X_batch``, ``Y_batch`` and
+    ``factors_batch``;
     a batch of every row of ``X`` is used in place instead (its gradient does not depend on
     the order of its rows).
     """
     lo = part * part_rows
     hi = min(lo + part_rows, rows.size)
     if rows.size == X.shape[0]:
-        inputs, targets = X[lo:hi], Y[lo:hi]
+        inputs, targets, row_factors = X[lo:hi], Y[lo:hi], factors[lo:hi]
     else:
         gather_rows(X, rows[lo:hi], X_batch[lo:hi])
         gather_rows(Y, rows[lo:hi], Y_batch[lo:hi])
-        inputs, targets = X_batch[lo:hi], Y_batch[lo:hi]
-    return block_gradient(params, layout, inputs, targets, loss_code, scale, z, a, delta, grad)
+        for r in range(lo, hi):
+            factors_batch[r] = factors[rows[r]]
+        inputs, targets, row_factors = X_batch[lo:hi], Y_batch[lo:hi], factors_batch[lo:hi]
+    return block_gradient(params, layout, inputs, targets, row_factors, loss_code, scale, z, a,
+                          delta, grad)
 
 
 @kernel
@@ -111,10 +117,11 @@ def _add_parts(grad, part_grads, start, count, lo, hi):
 # Inlined into its callers, so that its ``prange`` loops become theirs: the epoch loop that
 # calls it is compiled serial and threaded (see ``epochs.train_minibatch``).
 @kernel(inline="always")
-def batch_gradient(params, layout, X, Y, rows, loss_code, min_part_rows, X_batch, Y_batch, z, a,
-                   delta, grad, part_grads, part_losses):
-    """Mean gradient of the loss over the batch ``X[rows]`` into ``grad``; returns the
-    summed loss, or NaN as ``block_gradient`` does.
+def batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows, X_batch,
+                   Y_batch, factors_batch, z, a, delta, grad, part_grads, part_losses):
+    """Mean gradient of the loss over the batch ``X[rows]``, each row's share weighted by its
+    entry of ``factors``, into ``grad``; returns the weighted summed loss, or NaN as
+    ``block_gradient`` does.
 
     ``z``, ``a``, ``delta``, ``part_grads`` and ``part_losses`` hold one set of work buffers
     per row. The batch is cut into ``batch_parts`` parts of equal size (to a row), one per
@@ -122,15 +129,15 @@ def batch_gradient(params, layout, X, Y, rows, loss_code, min_part_rows, X_batch
     They are added in part order, so the result depends on the batch and the number of
     sets, never on how many threads ran. A batch larger than the buffers is taken a round
     of parts at a time, so memory stays bounded whatever the batch size. ``X_batch`` and
-    ``Y_batch`` receive the batch's rows (see ``_part_gradient``).
+    ``Y_batch`` and ``factors_batch`` receive the batch's rows (see ``_part_gradient``).
     """
     n_rows, n_sets = rows.size, z.shape[0]
     n_parts = batch_parts(n_rows, n_sets, buffer_rows(z[0], layout), min_part_rows)
     part_rows = -(-n_rows // n_parts)
     scale = 1.0 / n_rows
     if n_parts == 1:
-        return _part_gradient(params, layout, X, Y, rows, 0, n_rows, loss_code, scale, X_batch,
-                              Y_batch, z[0], a[0], delta[0], grad)
+        return _part_gradient(params, layout, X, Y, factors, rows, 0, n_rows, loss_code, scale,
+                              X_batch, Y_batch, factors_batch, z[0], a[0], delta[0], grad)
     total_loss = 0.0
     for first in range(0, n_parts, n_sets):
         count = min(n_sets, n_parts - first)
@@ -138,9 +145,9 @@ def batch_gradient(params, layout, X, Y, rows, loss_code, min_part_rows, X_batch
         added = 1 if first == 0 else 0
         for s in numba.prange(count):
             out = grad if s < added else part_grads[s]
-            part_losses[s] = _part_gradient(params, layout, X, Y, rows, first + s, part_rows,
-                                            loss_code, scale, X_batch, Y_batch, z[s], a[s],
-                                            delta[s], out)
+            part_losses[s] = _part_gradient(params, layout, X, Y, factors, rows, first + s,
+                                            part_rows, loss_code, scale, X_batch, Y_batch,
+                                            factors_batch, z[s], a[s], delta[s], out)
         chunk = -(-grad.size // count)
         for s in numba.prange(count):
             _add_parts(grad, part_grads, added, count, s * chunk, (s + 1) * chunk)

@@ -1,33 +1,12 @@
-"""Optimizer steps and weight penalties over the flat parameter vector.
+"""Plain per-sample SGD's fused steps (every other step is in ``optimizers``).
 
-``sgd_step`` moves every parameter by a computed gradient. Per-sample SGD never materialises
-a gradient: its steps are fused into the passes that need each weight anyway, so every weight
-is loaded and stored once per sample (``backprop_sgd_update`` for the layers above the first,
-``sgd_update_affine`` and its zero-skipping twin in ``sparse_inputs`` for the first).
+Per-sample SGD never materialises a gradient: its steps are fused into the passes that need
+each weight anyway, so every weight is loaded and stored once per sample
+(``backprop_sgd_update`` for the layers above the first, ``sgd_update_affine`` and its
+zero-skipping twin in ``sparse_inputs`` for the first).
 """
 
-import numpy as np
-
 from ..config import kernel
-from .views import B_START, W_START
-
-
-@kernel
-def sgd_step(params, grad, layout, lr, l1, l2):
-    """``params -= lr * (grad + l2 * W + l1 * sign(W))``: penalties on weights, not biases.
-
-    ``l2`` is the gradient of ``l2 / 2 * ||W||²`` and ``l1`` of ``l1 * ||W||₁``, added to each
-    step's mean gradient as PyTorch's ``weight_decay`` does. The penalty pass runs only when a
-    penalty is set, so plain SGD stays one vectorised sweep over the flat vector.
-    """
-    if l1 != 0.0 or l2 != 0.0:
-        for layer in range(layout.shape[0]):
-            row = layout[layer]
-            for k in range(row[W_START], row[B_START]):
-                w = params[k]
-                params[k] = w - lr * (l2 * w + l1 * np.sign(w))
-    for k in range(params.size):
-        params[k] -= lr * grad[k]
 
 
 @kernel

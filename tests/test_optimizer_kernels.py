@@ -1,0 +1,94 @@
+"""Each optimizer kernel of fastnn/kernels/optimizers.py on its own, against the oracle's
+optimizers (fastnn/naive.py): a step over the whole vector, the fused back-propagating step of
+a hidden layer, and the first layer's deferred step fused with the next product."""
+
+import numpy as np
+import pytest
+
+from fastnn import Network, naive
+from fastnn.kernels import backprop_update, optimizer_step, update_affine
+from fastnn.kernels.optimizers import (
+    ADAM,
+    MOMENTUM,
+    NESTEROV,
+    SGD,
+    new_rates,
+    set_step,
+    uses_slots,
+)
+from fastnn.layout import bias_views, weight_views
+
+LR, L1, L2 = 0.05, 0.01, 0.02
+CODES = {SGD: naive.SGD, MOMENTUM: lambda: naive.SGD(0.9), NESTEROV: lambda: naive.SGD(0.9, True),
+         ADAM: lambda: naive.Adam(0.8, 0.99, 1e-3)}
+
+
+def kernel_state(code, size):
+    """The kernels' rates and state arrays for the optimizer ``code``, and the oracle's
+    optimizer; each test takes several steps, so the later ones start from state that is not
+    zero."""
+    rates = new_rates(np.float64, LR, 0.9, 0.8, 0.99, 1e-3)
+    slots = [np.zeros(size) if uses_slots(code) > k else np.empty(0) for k in range(2)]
+    return rates, slots, CODES[code]()
+
+
+def oracle_step(optimizer, params, grads, penalise):
+    """The oracle's step, with the penalty gradients on the arrays ``penalise`` marks."""
+    grads = [g + L2 * p + L1 * np.sign(p) if weight else g
+             for p, g, weight in zip(params, grads, penalise)]
+    optimizer.step(params, grads, LR)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_optimizer_step_matches_oracle_and_penalises_weights_not_biases(rng, code):
+    net = Network([4, 3, 2], seed=0, init="normal")
+    rates, (m, v), optimizer = kernel_state(code, net.params.size)
+    theirs = [w.copy() for w in net.weights] + [b.copy() for b in net.biases]
+    for step in (1, 2, 3):
+        grad = rng.normal(size=net.params.size)
+        set_step(rates, step)
+        optimizer_step(code, net.params, grad, net.layout, m, v, rates, L1, L2)
+        grads = list(weight_views(grad, net.layout)) + list(bias_views(grad, net.layout))
+        oracle_step(optimizer, theirs, grads, [True, True, False, False])
+    for ours, expected in zip(list(net.weights) + list(net.biases), theirs):
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-14)
+
+
+def layer(rng, n_out, n_in):
+    """A one-layer network's flat vector, layout and (W, b) views."""
+    net = Network([n_in, n_out], seed=int(rng.integers(1000)), init="normal")
+    return net.params, net.layout[0], net.weights[0], net.biases[0]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_backprop_update_uses_the_weights_before_the_step(rng, code):
+    params, row, weights, bias = layer(rng, 5, 7)
+    rates, (m, v), optimizer = kernel_state(code, params.size)
+    theirs = [weights.copy(), bias.copy()]
+    for step in (1, 2):
+        delta, a_in = rng.normal(size=5), rng.normal(size=7)
+        expected_delta_in = theirs[0].T @ delta
+        delta_in = np.empty(7)
+        set_step(rates, step)
+        backprop_update(code, params, m, v, row, delta, a_in, rates, L1, L2, delta_in)
+        oracle_step(optimizer, theirs, [np.outer(delta, a_in), delta], [True, False])
+        np.testing.assert_allclose(delta_in, expected_delta_in, rtol=1e-13)
+    np.testing.assert_allclose(weights, theirs[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(bias, theirs[1], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_out", [6, 7])  # pairs of rows, and an odd row left over
+@pytest.mark.parametrize("code", CODES)
+def test_update_affine_steps_on_the_previous_sample_then_forwards(rng, code, n_out):
+    params, row, weights, bias = layer(rng, n_out, 9)
+    rates, (m, v), optimizer = kernel_state(code, params.size)
+    theirs = [weights.copy(), bias.copy()]
+    for step in (1, 2):
+        delta_prev, x_prev, x = rng.normal(size=n_out), rng.normal(size=9), rng.normal(size=9)
+        out = np.empty(n_out)
+        set_step(rates, step)
+        update_affine(code, params, m, v, row, delta_prev, x_prev, rates, L1, L2, x, out)
+        oracle_step(optimizer, theirs, [np.outer(delta_prev, x_prev), delta_prev], [True, False])
+        np.testing.assert_allclose(out, theirs[0] @ x + theirs[1], rtol=1e-13)
+    np.testing.assert_allclose(weights, theirs[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(bias, theirs[1], rtol=0, atol=1e-14)
