@@ -151,3 +151,21 @@ def split_validation(fraction, n_samples, y, stratified, rng):
         held = rng.permutation(n_samples)[:n_val]
     train = np.setdiff1d(np.arange(n_samples), held)
     return train, np.sort(held)
+
+
+def hold_out(fraction, X, y, weights, stratified, rng):
+    """``(X, y, weights)`` left for training and ``(X_val, y_val)``: ``fraction`` of the
+    samples held out by ``split_validation``."""
+    train, held = split_validation(fraction, len(X), y, stratified, rng)
+    weights = None if weights is None else weights[train]
+    if weights is not None and not weights.any():
+        raise ValueError("every sample weight left for training is zero.")
+    return X[train], y[train], weights, (X[held], y[held])
+
+
+def sample_factors(weights, n_samples, dtype):
+    """Each sample's weight over the mean weight, as the kernels take them (1 without
+    weights)."""
+    if weights is None:
+        return np.ones(n_samples, dtype)
+    return (weights / weights.mean()).astype(dtype)

@@ -230,3 +230,15 @@ def check_callbacks(callbacks, names):
             raise ValueError(f"{type(callback).__name__} monitors {callback.monitor!r}, which "
                              f"this fit does not record; it records {', '.join(names)}.")
     return callbacks
+
+
+def fit_callbacks(callbacks, names, lr_schedule, metric, target):
+    """The callbacks a fit runs: a ``LearningRateScheduler`` for a callable ``lr_schedule``,
+    then ``callbacks`` (checked by ``check_callbacks`` against the record ``names``), then a
+    ``StopAtTarget`` when ``target`` is given."""
+    callbacks = check_callbacks(callbacks, names)
+    if callable(lr_schedule):
+        callbacks.insert(0, LearningRateScheduler(lr_schedule))
+    if target is not None:
+        callbacks.append(StopAtTarget(metric, target))
+    return callbacks

@@ -5,8 +5,8 @@ NumPy alone (``np.load(path)["weights_0"]``: each layer's part of the flat param
 The metadata (the settings, the optimizer's step counts, the shuffling generator's state and
 the history) and the optimizer's state arrays (``optimizer_m``, ``optimizer_v``) let a loaded
 network continue training exactly as the saved one would have. Version 1 files, written before
-the optimizer state was kept, still load; their optimizer starts anew. This module reads and writes a
-network's state (see ``Network.get_state``); building a network from one is left to the
+the optimizer state was kept, still load; their optimizer starts anew. This module reads and
+writes a network's state (see ``Network.get_state``); building a network from one is left to the
 ``build`` function its callers pass.
 """
 

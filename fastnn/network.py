@@ -21,10 +21,11 @@ from ._data import (
     check_inputs,
     check_sample_weight,
     encode_targets,
-    split_validation,
+    hold_out,
+    sample_factors,
 )
 from ._interrupt import DeferredInterrupt
-from .callbacks import LearningRateScheduler, StopAtTarget, check_callbacks
+from .callbacks import fit_callbacks
 from .backends import get_trainer
 from .errors import DivergenceError, DivergenceWarning, divergence_message
 from .initializers import INITIALIZERS
@@ -329,28 +330,19 @@ class Network:
                                  f"{type(validation_data).__name__}.")
             validation = self._dataset(*validation_data)
         elif validation_split:
-            split_rng = settings.generator(self._seed).spawn(1)[0]
-            train, held = split_validation(validation_split, len(X), y, self.is_classifier,
-                                           split_rng)
-            validation = X[held], y[held]
-            X, y = X[train], y[train]
-            weights = None if weights is None else weights[train]
-            if weights is not None and not weights.any():
-                raise ValueError("every sample weight left for training is zero.")
+            X, y, weights, validation = hold_out(validation_split, X, y, weights,
+                                                 self.is_classifier,
+                                                 settings.generator(self._seed).spawn(1)[0])
         if validation is not None:
             validation = (*validation, self._targets(validation[1]))
         if metric is None and target is not None:
             metric = self._score_name
         if metric is not None:
             metrics.check_metric(metric, self._output, y)
-        callbacks = check_callbacks(callbacks, ["loss", "seconds", "lr",
-                                                *self._score_names(validation, metric)])
-        if target is not None:
-            callbacks.append(StopAtTarget(metric, target))
-        if callable(run["lr_schedule"]):
-            callbacks.insert(0, LearningRateScheduler(run["lr_schedule"]))
-        factors = np.ones(len(X), self._dtype) if weights is None else (
-            (weights / weights.mean()).astype(self._dtype))
+        callbacks = fit_callbacks(callbacks, ["loss", "seconds", "lr",
+                                              *self._score_names(validation, metric)],
+                                  run["lr_schedule"], metric, target)
+        factors = sample_factors(weights, len(X), self._dtype)
         return X, y, factors, validation, callbacks, metric, run
 
     def _fit(self, X, y, factors, validation, callbacks, metric, run):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from fastnn import naive
+from fastnn import Network, naive
 
 SIZES = [13, 10, 7, 3]
 ACTIVATIONS = ["sigmoid", "sigmoid", "softmax"]  # with the cross-entropy loss
@@ -209,3 +209,32 @@ def test_callable_schedule_compounds():
                           lr_schedule=lambda epoch, rate: rate * 0.5)
     assert history["lr"] == [0.05, 0.025, 0.0125]  # called before every epoch, as in Keras
     assert len(history["loss"]) == 3
+
+
+# Network settings for each of OPTIMIZERS.
+NETWORK_SETTINGS = {"sgd_momentum": dict(momentum=0.9),
+                    "sgd_nesterov": dict(momentum=0.9, nesterov=True),
+                    "adam": dict(optimizer="adam"),
+                    "adam_betas": dict(optimizer="adam", beta_1=0.8, beta_2=0.99, epsilon=1e-6)}
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_fastnn_matches_torch(torch, name, batch_size):
+    """fastnn's compiled steps themselves against torch.optim, each epoch's order given."""
+    _, make_torch, lr = OPTIMIZERS[name]
+    X, y, _ = classification_data()
+    orders = epoch_orders()
+    net = Network(SIZES, activation="sigmoid", lr=lr, epochs=1, batch_size=batch_size,
+                  shuffle=False, **NETWORK_SETTINGS[name])
+    weights, biases = network()
+    for ours, theirs in zip(list(net.weights) + list(net.biases), weights + biases):
+        ours[...] = theirs
+    t_weights, t_biases = torch_train(
+        torch, weights, biases, torch.sigmoid, X, y, torch.nn.functional.cross_entropy,
+        lambda params: make_torch(torch, params), batch_size, orders)
+    for order in orders:
+        net.fit(X[order], y[order])
+    diff = max_difference(list(net.weights) + list(net.biases), t_weights + t_biases)
+    print(f"\nfastnn {name}, batch {batch_size}: largest weight difference from torch {diff:.3g}")
+    assert diff < 1e-10

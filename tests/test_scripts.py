@@ -116,6 +116,16 @@ def test_article_003_solves_xor_and_learns_from_raw_pixels(quick):
     assert results["standardized_train_accuracy"] > 0.5
 
 
+def test_article_001_exercises_train_every_optimizer_per_sample_and_in_batches(scripts,
+                                                                              tmp_path):
+    results = scripts["article_001_mnist"].main(
+        ["--quick", "--exercises", "--out", str(tmp_path)], show_table=False)
+    exercises = results["exercises"]
+    assert len(exercises) == 6 and all(run["seconds"] > 0 for run in exercises.values())
+    assert all(run["accuracy"] > 0.5 for run in exercises.values())  # every one learns
+    assert len({run["accuracy"] for run in exercises.values()}) > 1  # and they differ
+
+
 def test_an_idx_folder_is_a_source(scripts, tmp_path):
     folder = write_idx_folder(tmp_path / "idx")
     results = scripts["article_001_mnist"].main(

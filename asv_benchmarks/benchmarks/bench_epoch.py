@@ -1,4 +1,5 @@
-"""Training speed and memory: one epoch over 5,000 samples, per-sample and mini-batch SGD.
+"""Training speed and memory: one epoch over 5,000 samples, per-sample and mini-batch, plain SGD
+and the other optimizers.
 
 Each ``setup`` fits once on a few rows, so the timed ``fit`` never includes Numba's compile
 (or its load from the on-disk cache); ``bench_compile`` times that on its own. ``fit``
@@ -13,8 +14,9 @@ DIGITS_NETWORK = "784-128-64-10"
 class _Fit(Benchmark):
     """Compiles in ``setup``; subclasses choose the network through their ``params``."""
 
-    def _prepare(self, datasets, sizes, dtype, batch_size, n_jobs=None):
-        self.network, self.X, self.y = make_network(datasets, sizes, dtype, batch_size, n_jobs)
+    def _prepare(self, datasets, sizes, dtype, batch_size, n_jobs=None, **settings):
+        self.network, self.X, self.y = make_network(datasets, sizes, dtype, batch_size, n_jobs,
+                                                    **settings)
         self.network.fit(self.X[:10], self.y[:10])
 
 
@@ -64,6 +66,19 @@ class EpochMiniBatchThreads(_Epoch):
 
     def setup(self, datasets, dtype):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=128, n_jobs=-1)
+
+class EpochOptimizer(_Epoch):
+    """Momentum, Nesterov momentum and Adam on the digits network in float32, per sample (over
+    every input: their state moves even where an input is zero) and in batches of 128."""
+
+    params = (["momentum", "nesterov", "adam"], [1, 128])
+    param_names = ["optimizer", "batch_size"]
+    SETTINGS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True},
+                "adam": {"optimizer": "adam"}}
+
+    def setup(self, datasets, optimizer, batch_size):
+        self._prepare(datasets, DIGITS_NETWORK, "float32", batch_size,
+                      **self.SETTINGS[optimizer])
 
 class FitMemory(_Fit):
     """Peak memory of the process around one float32 epoch of the digits network.

@@ -30,8 +30,9 @@ def load_datasets():
     return {784: (digits / 255.0, digit_labels), 2: (points, point_labels)}
 
 
-def make_network(datasets, sizes, dtype, batch_size=1, n_jobs=None):
-    """A one-epoch sigmoid ``Network`` of ``sizes`` (e.g. ``"784-128-64-10"``), with its data.
+def make_network(datasets, sizes, dtype, batch_size=1, n_jobs=None, **settings):
+    """A one-epoch sigmoid ``Network`` of ``sizes`` (e.g. ``"784-128-64-10"``), with its data;
+    ``settings`` are further ``Network`` settings (an optimizer's, say).
 
     Returns ``(network, X, y)``, ``X`` already in ``dtype`` so that ``fit`` does not convert
     it. Nothing is compiled yet: each benchmark's ``setup`` makes the call it times once, on
@@ -42,7 +43,7 @@ def make_network(datasets, sizes, dtype, batch_size=1, n_jobs=None):
     # asv runs these benchmarks against older commits too, whose Network has no n_jobs.
     threads = {} if n_jobs is None else {"n_jobs": n_jobs}
     network = Network(sizes, activation="sigmoid", lr=0.1, epochs=1, batch_size=batch_size,
-                      shuffle=True, seed=0, dtype=dtype, **threads)
+                      shuffle=True, seed=0, dtype=dtype, **threads, **settings)
     return network, X.astype(dtype), y
 
 

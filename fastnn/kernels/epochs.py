@@ -18,7 +18,16 @@ from .checks import all_finite, is_finite
 from .forward import affine, forward_layers
 from .gradients import batch_gradient
 from .losses import loss_and_delta
-from .optimizers import backprop_update, optimizer_step, set_step, update_affine
+from .optimizers import (
+    ADAM,
+    MOMENTUM,
+    NESTEROV,
+    SGD,
+    backprop_update,
+    optimizer_step,
+    set_step,
+    update_affine,
+)
 from .sparse_inputs import sgd_update_affine_sparse
 from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, layer_params, layer_units
@@ -131,6 +140,24 @@ def train_per_sample_optimizer(params, layout, X, Y, factors, order, code, rates
     the step count, or the loss so far, the position in ``order`` of the first sample whose
     loss or pre-activations are not finite, and the step count before it.
     """
+    # One copy of the loop per optimizer, its code a constant (see ``optimizers``).
+    if code == ADAM:
+        return _optimizer_per_sample_steps(ADAM, params, layout, X, Y, factors, order, rates,
+                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+    if code == NESTEROV:
+        return _optimizer_per_sample_steps(NESTEROV, params, layout, X, Y, factors, order, rates,
+                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+    if code == MOMENTUM:
+        return _optimizer_per_sample_steps(MOMENTUM, params, layout, X, Y, factors, order, rates,
+                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+    return _optimizer_per_sample_steps(SGD, params, layout, X, Y, factors, order, rates, steps,
+                                       l1, l2, m, v, loss_code, z, a, delta)
+
+
+@kernel(inline="always")
+def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rates, steps, l1, l2,
+                                m, v, loss_code, z, a, delta):
+    """``train_per_sample_optimizer``, inlined where ``code`` is a constant."""
     if order.size == 0:
         return 0.0, -1, steps
     n_layers = layout.shape[0]

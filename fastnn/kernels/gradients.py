@@ -23,7 +23,8 @@ def block_gradient(params, layout, X, Y, factors, loss_code, scale, z, a, delta,
 
     Returns the weighted summed loss (not multiplied by ``scale``), or NaN when a
     pre-activation is infinite or NaN: a non-finite weight always shows there (``inf * 0`` is
-    NaN). ``grad`` has the layout of ``params``; the batch buffers ``z``, ``a`` and ``delta`` hold at least ``len(X)`` rows.
+    NaN). ``grad`` has the layout of ``params``; the batch buffers ``z``, ``a`` and ``delta``
+    hold at least ``len(X)`` rows.
     """
     n_rows, n_layers = X.shape[0], layout.shape[0]
     forward_rows(params, layout, X, z, a)

@@ -11,9 +11,12 @@ that a float32 network computes its steps in float32; ``set_step`` fills in Adam
 corrections for a step number. Kernels read it into scalars once per call: a value loaded
 from an array inside the inner loop could not be kept in a register.
 
-Each kernel takes the optimizer's code and branches on it outside the inner loops' arithmetic;
-LLVM then compiles one loop per optimizer (loop unswitching), as fast as a loop written for it
-alone.
+Each kernel takes the optimizer's code. A loop that branches on a code known only at run time
+is compiled generically, and runs several times slower than one written for one optimizer;
+so the kernels that run hot (``optimizer_step`` here, the per-sample epoch in ``epochs``) call
+an inlined body once per code, with the code a constant: each copy then holds one optimizer's
+formula alone. ``backprop_update`` and ``update_affine`` are inlined into that epoch for the
+same reason.
 """
 
 import math
@@ -112,33 +115,59 @@ def penalised(g, w, l1, l2):
 
 @kernel
 def slot_views(slot, row):
-    """``(W, b)`` views of one layer in the state array ``slot``; empty views if it is empty."""
+    """``(W, b)`` views of one layer in the state array ``slot``; if it is empty (unused), a
+    matrix of as many empty rows, so that a row can be taken from it without a test."""
     if slot.size == 0:
-        return slot[:0].reshape((0, 0)), slot[:0]
+        return slot[:0].reshape((row[N_OUT], 0)), slot[:0]
     return layer_params(slot, row)
 
 
 @kernel
 def optimizer_step(code, params, grad, layout, m, v, rates, l1, l2):
     """One step of the optimizer ``code`` on the gradient ``grad`` of the whole vector."""
+    if code == ADAM:
+        _optimizer_step(ADAM, params, grad, layout, m, v, rates, l1, l2)
+    elif code == NESTEROV:
+        _optimizer_step(NESTEROV, params, grad, layout, m, v, rates, l1, l2)
+    elif code == MOMENTUM:
+        _optimizer_step(MOMENTUM, params, grad, layout, m, v, rates, l1, l2)
+    else:
+        _optimizer_step(SGD, params, grad, layout, m, v, rates, l1, l2)
+
+
+@kernel(inline="always")
+def _optimizer_step(code, params, grad, layout, m, v, rates, l1, l2):
+    """``optimizer_step``, inlined where ``code`` is a constant. Each layer's weights, then its
+    biases, are stepped as slices indexed from zero: an index from a layout offset might be
+    negative as far as Numba knows, and its wrap-around test kept the loop from vectorising."""
     values = rate_values(rates)
     for layer in range(layout.shape[0]):
         row = layout[layer]
-        w_start, b_start, b_end = row[W_START], row[B_START], row[B_START] + row[N_OUT]
-        for k in range(w_start, b_start):
-            w = params[k]
-            params[k] = updated(code, w, penalised(grad[k], w, l1, l2), m, v, k, values)
-        for k in range(b_start, b_end):
-            params[k] = updated(code, params[k], grad[k], m, v, k, values)
+        lo, mid = row[W_START], row[B_START]
+        hi = mid + row[N_OUT]
+        _step_slice(code, params[lo:mid], grad[lo:mid], m[lo:mid], v[lo:mid], values, l1, l2,
+                    True)
+        _step_slice(code, params[mid:hi], grad[mid:hi], m[mid:hi], v[mid:hi], values, l1, l2,
+                    False)
 
 
-@kernel
+@kernel(inline="always")
+def _step_slice(code, params, grad, m, v, values, l1, l2, penalise):
+    """One step of every parameter of a slice (of weights when ``penalise``, else of biases)."""
+    for k in range(params.size):
+        w, g = params[k], grad[k]
+        params[k] = updated(code, w, penalised(g, w, l1, l2) if penalise else g, m, v, k, values)
+
+
+@kernel(inline="always")
 def backprop_update(code, params, m, v, row, delta, a_in, rates, l1, l2, delta_in):
     """``delta_in = W.T @ delta`` fused with one step of layer ``row`` on its one-sample
     gradient ``outer(delta, a_in)``, in one pass over its weights and their state.
 
-    Each weight is read for the back-propagated sum before it is updated, so ``delta_in`` uses
-    the weights as they were before this sample's step.
+    Each row is read for the back-propagated sum, then stepped while it is in the L1 cache:
+    ``delta_in`` uses the weights as they were before this sample's step, and each loop
+    writes few enough arrays for LLVM to vectorise it (one loop doing both was several times
+    slower).
     """
     values = rate_values(rates)
     weights, bias = layer_params(params, row)
@@ -146,51 +175,32 @@ def backprop_update(code, params, m, v, row, delta, a_in, rates, l1, l2, delta_i
     v_weights, v_bias = slot_views(v, row)
     delta_in[:] = 0.0
     for j in range(weights.shape[0]):
-        d, w_row = delta[j], weights[j]
-        m_row, v_row = _row(m_weights, j), _row(v_weights, j)
+        d, w_row, m_row, v_row = delta[j], weights[j], m_weights[j], v_weights[j]
         for i in range(a_in.size):
+            delta_in[i] += w_row[i] * d
+        for i in range(a_in.size):  # the row again, from the L1 cache
             w = w_row[i]
-            delta_in[i] += w * d
             w_row[i] = updated(code, w, penalised(d * a_in[i], w, l1, l2), m_row, v_row, i,
                                values)
         bias[j] = updated(code, bias[j], d, m_bias, v_bias, j, values)
 
 
-@kernel
+@kernel(inline="always")
 def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x, out):
     """One step of layer ``row`` on the previous sample's gradient ``outer(delta_prev,
     x_prev)``, then ``out = W @ x + b``, in one pass over the weights and their state.
 
     The first layer's step is deferred this way, as plain SGD's is (``steps.sgd_update_affine``),
-    so that each of its weights is loaded and stored once per sample. Rows go two at a time,
-    so each loaded input serves two rows while the weights and their state stay few streams.
+    so that each of its weights and their state are loaded and stored once per sample.
     """
     values = rate_values(rates)
     weights, bias = layer_params(params, row)
     m_weights, m_bias = slot_views(m, row)
     v_weights, v_bias = slot_views(v, row)
-    n_rows = weights.shape[0]
-    for j in range(n_rows):
+    for j in range(bias.size):
         bias[j] = updated(code, bias[j], delta_prev[j], m_bias, v_bias, j, values)
-    for j in range(0, n_rows - 1, 2):
-        d0, d1, row0, row1 = delta_prev[j], delta_prev[j + 1], weights[j], weights[j + 1]
-        m0, m1, v0, v1 = (_row(m_weights, j), _row(m_weights, j + 1), _row(v_weights, j),
-                          _row(v_weights, j + 1))
-        total0, total1 = bias[j], bias[j + 1]
-        for i in range(x.size):
-            x_i, x_prev_i = x[i], x_prev[i]
-            w = updated(code, row0[i], penalised(d0 * x_prev_i, row0[i], l1, l2), m0, v0, i,
-                        values)
-            row0[i] = w
-            total0 += w * x_i
-            w = updated(code, row1[i], penalised(d1 * x_prev_i, row1[i], l1, l2), m1, v1, i,
-                        values)
-            row1[i] = w
-            total1 += w * x_i
-        out[j], out[j + 1] = total0, total1
-    if n_rows % 2:
-        j = n_rows - 1
-        d, w_row, m_row, v_row = delta_prev[j], weights[j], _row(m_weights, j), _row(v_weights, j)
+    for j in range(weights.shape[0]):
+        d, w_row, m_row, v_row = delta_prev[j], weights[j], m_weights[j], v_weights[j]
         total = bias[j]
         for i in range(x.size):
             w = updated(code, w_row[i], penalised(d * x_prev[i], w_row[i], l1, l2), m_row, v_row,
@@ -198,11 +208,3 @@ def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x,
             w_row[i] = w
             total += w * x[i]
         out[j] = total
-
-
-@kernel(inline="always")
-def _row(matrix, j):
-    """Row ``j`` of ``matrix``, or an empty row if the matrix is empty (an unused state)."""
-    if matrix.shape[0] == 0:
-        return matrix.ravel()
-    return matrix[j]
