@@ -92,3 +92,27 @@ def test_update_affine_steps_on_the_previous_sample_then_forwards(rng, code, n_o
         np.testing.assert_allclose(out, theirs[0] @ x + theirs[1], rtol=1e-13)
     np.testing.assert_allclose(weights, theirs[0], rtol=0, atol=1e-14)
     np.testing.assert_allclose(bias, theirs[1], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_flushes_subnormal_moments_to_zero_and_keeps_the_weights(dtype):
+    """A moment that decays below the smallest normal number becomes 0 (see
+    ``optimizers.flushed``), one that stays above it is kept; the weights step as the
+    oracle's, whose moment goes on subnormal."""
+    tiny = np.finfo(dtype).smallest_normal
+    params = np.array([0.5, -0.25], dtype)
+    layout = Network([1, 1], dtype=dtype).layout  # one weight, then one bias
+    m, v = np.array([tiny, 2 * tiny], dtype), np.array([1e-4, 1e-4], dtype)
+    rates = new_rates(dtype, 1e-3, 0.0, 0.8, 0.999, 1e-8)
+    set_step(rates, 5)
+    optimizer = naive.Adam(0.8, 0.999, 1e-8)
+    optimizer.steps = 4
+    optimizer.m = [m[:1].astype(float), m[1:].astype(float)]
+    optimizer.v = [v[:1].astype(float), v[1:].astype(float)]
+    theirs = [params[:1].astype(float), params[1:].astype(float)]
+    # A blank input: no gradient, so each first moment is multiplied by beta_1 = 0.8.
+    optimizer_step(ADAM, params, np.zeros(2, dtype), layout, m, v, rates, dtype(0), dtype(0))
+    optimizer.step(theirs, [np.zeros(1), np.zeros(1)], 1e-3)
+    assert m.tolist() == [0.0, dtype(0.8) * dtype(2 * tiny)]
+    assert 0 < optimizer.m[0][0] < tiny
+    np.testing.assert_array_equal(params, np.concatenate(theirs).astype(dtype))
