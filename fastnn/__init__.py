@@ -4,10 +4,11 @@ The training core is a set of Numba kernels over one flat parameter vector; ``Ne
 the thin Python class around them.
 """
 
+from . import callbacks
 from ._version import __version__
 from .errors import DivergenceError, DivergenceWarning, ModelFileError
 from .network import Network, load
 from .parallel import train_many
 
 __all__ = ["DivergenceError", "DivergenceWarning", "ModelFileError", "Network", "__version__",
-           "load", "train_many"]
+           "callbacks", "load", "train_many"]

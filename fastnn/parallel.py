@@ -20,7 +20,8 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
     """Fit every network in ``networks`` on ``(X, y)`` concurrently; returns them as a list.
 
     Each network keeps its own settings, random stream and history, and ends with the weights
-    that ``network.fit(X, y, **fit_params)`` alone would give it. Every network and argument
+    that ``network.fit(X, y, **fit_params)`` alone would give it (``callbacks`` excepted,
+    which are refused: they keep one fit's state). Every network and argument
     is checked before any training starts, and a network listed twice is refused. ``n_jobs``
     threads run at once (-1: one per core), each with one BLAS thread, as every fit runs, and
     one Numba thread: a network's own ``n_jobs`` still cuts its batches into the same parts,
@@ -33,6 +34,10 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
     """
     networks = list(networks)
     _refuse_duplicates(networks)
+    if fit_params.get("callbacks"):
+        raise ValueError("train_many takes no callbacks: a callback keeps one fit's state (an "
+                         "EarlyStopping's best weights, a CSVLogger's file), so the networks "
+                         "would share it; fit a network on its own to use callbacks.")
     workers = _workers(n_jobs)
     checked = {}  # X as each dtype needs it, converted once
     plans = []

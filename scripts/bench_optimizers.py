@@ -12,7 +12,9 @@ twice (10,000 samples), a new order every epoch, as in ``bench_peers.py``:
   their state), so per sample they read, update and write every first-layer weight and its
   state: two arrays of 784 x 128 for momentum (weights, velocity), three for Adam (weights
   and two moments). Two and three compiled read-modify-write sweeps over 784 x 128 float32
-  values, timed here, are their floors as far as memory goes;
+  values, timed here, are their floors as far as memory goes. One such array (392 KiB) fits a
+  512 KiB L2 cache, two or three do not: a sweep over two or three arrays together, timed too,
+  is the floor on such a machine;
 * Adam's arithmetic alone: its step (a square root and a division per weight) applied
   784 x 128 times to arrays small enough for the L1 cache, so that no memory traffic slows
   it: the floor its arithmetic sets, whatever the memory.
@@ -34,6 +36,7 @@ import json
 import pathlib
 import statistics
 
+import numba
 import numpy as np
 from bench_peers import (
     SIZES,
@@ -63,6 +66,8 @@ OPTIMIZERS = {
 }
 THREADED = "fastnn Adam mini-batch 128, n_jobs=-1"
 ADAM_ARITHMETIC = "Adam's arithmetic alone (784x128 steps)"
+TOGETHER = {2: "two-array sweep (2 x 784x128 float32)", 3: "three-array sweep (3 x 784x128)"}
+SWEEP_BLOCK = 1024  # elements of each array swept in turn
 L1_ELEMENTS = 1024  # four float32 arrays of this size fit the L1 cache
 # (label, numerator, denominator, sweeps, goal, direction) as in bench_peers.GOALS; a bound
 # divides the numerator's time by ``sweeps`` times the denominator's; a goal of None is a ratio
@@ -73,10 +78,14 @@ GOALS = [
     ("fastnn Adam per-sample / three sweeps", "fastnn Adam per-sample", SWEEP, 3, 1.5, "bound"),
     ("fastnn Adam per-sample / Adam's arithmetic alone", "fastnn Adam per-sample",
      ADAM_ARITHMETIC, 1, None, "bound"),
+    ("fastnn Adam per-sample / three-array sweep", "fastnn Adam per-sample", TOGETHER[3], 1,
+     None, "bound"),
     ("fastnn momentum per-sample vs PyTorch momentum batch 1", "fastnn momentum per-sample",
      "PyTorch momentum batch 1", None, 20.0, "speed-up"),
     ("fastnn momentum per-sample / two sweeps", "fastnn momentum per-sample", SWEEP, 2, 1.5,
      "bound"),
+    ("fastnn momentum per-sample / two-array sweep", "fastnn momentum per-sample", TOGETHER[2],
+     1, None, "bound"),
     ("fastnn Adam mini-batch 128 vs PyTorch Adam 128", "fastnn Adam mini-batch 128",
      "PyTorch Adam batch 128", None, 1.3, "speed-up"),
     (THREADED + " vs PyTorch Adam 128", THREADED, "PyTorch Adam batch 128", None, 1.3,
@@ -119,6 +128,20 @@ def adam_steps(w, g, m, v, rates, repeats):
             w[i] = updated(ADAM, w[i], g[i], m, v, i, values)
 
 
+@numba.njit
+def sweep_together(arrays, scale, shift, repeats):
+    """``repeats`` read-modify-write passes over every row of ``arrays``, a block of each row
+    in turn, so that all of them stream through the caches at once."""
+    n = arrays.shape[1]
+    for _ in range(repeats):
+        for start in range(0, n, SWEEP_BLOCK):
+            stop = min(start + SWEEP_BLOCK, n)
+            for a in range(arrays.shape[0]):
+                row = arrays[a, start:stop]
+                for i in range(row.size):
+                    row[i] = row[i] * scale + shift
+
+
 def adam_arithmetic():
     """A run of 784 x 128 Adam steps over L1-resident arrays, and its unit (one)."""
     rng = np.random.default_rng(0)
@@ -149,6 +172,11 @@ def contenders(X, y):
     sweep(w, scale, shift, 1)
     runs[SWEEP] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
     runs[ADAM_ARITHMETIC] = adam_arithmetic()
+    for count, name in TOGETHER.items():
+        arrays = np.random.default_rng(count).random((count, SWEEP_SIZE)).astype(np.float32)
+        sweep_together(arrays, scale, shift, 1)
+        runs[name] = (lambda arrays=arrays: sweep_together(arrays, scale, shift, SWEEP_REPEATS),
+                      SWEEP_REPEATS)
     return runs
 
 
@@ -170,7 +198,8 @@ def report(micros, repeats, used_threads):
           + ("not installed" if torch is None else
              f"{torch.__version__} with {used_threads['torch']} threads"))
     for name, values in micros.items():
-        unit = {SWEEP: "µs per sweep", ADAM_ARITHMETIC: "µs"}.get(name, "µs/sample")
+        unit = ("µs per sweep" if name == SWEEP or name in TOGETHER.values() else
+                "µs" if name == ADAM_ARITHMETIC else "µs/sample")
         print(f"  {name:<44}{statistics.median(values):9.2f} {unit}"
               f"  (range {min(values):.2f}-{max(values):.2f})")
     goals = {}

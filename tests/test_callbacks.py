@@ -1,6 +1,8 @@
 """Callbacks (fastnn/callbacks.py) as Keras defines them, and validation_split, through fit."""
 
+import _thread
 import csv
+import threading
 
 import numpy as np
 import pytest
@@ -96,6 +98,21 @@ def test_early_stopping_with_validation_loss_keeps_the_lowest(data):
     assert early.best_epoch == int(np.argmin(losses)) and early.stopped_epoch is None
     np.testing.assert_array_equal(net.params, network(epochs=early.best_epoch + 1, lr=2.0).fit(
         X, y, validation_split=0.25).params)
+
+
+def test_early_stopping_restores_the_best_weights_after_a_real_ctrl_c():
+    """Ctrl-C between epochs (the main thread interrupted, as a terminal does) still ends with
+    the best epoch's weights."""
+    X, y, _ = make_data(np.random.default_rng(0), SIZES, "softmax", n=2000)
+    early = EarlyStopping(monitor="loss", patience=10**6, min_delta=1e9)
+    net = network(epochs=10**6)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, callbacks=[early])
+    timer.cancel()
+    assert early.best_epoch == 0 and len(net.history["loss"]) >= 1
+    np.testing.assert_array_equal(net.params, weights_after(1, X, y))
 
 
 @pytest.mark.parametrize("how", ["divergence", "interrupt"])

@@ -74,6 +74,8 @@ def test_train_many_checks_every_network_before_any_trains(data):
         fastnn.train_many(good + [Network([30, 8, 4])], X, y)
     with pytest.raises(ValueError, match="target must be"):
         fastnn.train_many(good, X, y, target="0.9")
+    with pytest.raises(ValueError, match="train_many takes no callbacks"):
+        fastnn.train_many(good, X, y, callbacks=[fastnn.callbacks.EarlyStopping("loss")])
     for net, params in zip(good, before):
         np.testing.assert_array_equal(net.params, params)
         assert net.history["loss"] == []

@@ -237,3 +237,69 @@ def test_compressed_members_are_refused(trained, tmp_path):
     np.savez_compressed(tmp_path / "compressed.npz", **arrays)
     with pytest.raises(ModelFileError, match="not an uncompressed array"):
         fastnn.load(tmp_path / "compressed.npz")
+
+
+@pytest.fixture
+def adam_file(tmp_path):
+    """A float32 network trained with Adam, saved: its file holds both moments."""
+    X, y = make_blobs(300, centers=3, n_features=5, random_state=0)
+    net = Network([5, 8, 3], epochs=1, seed=4, dtype="float32", optimizer="adam").fit(X, y)
+    path = tmp_path / "adam.npz"
+    net.save(path)
+    return net, path, X, y
+
+
+def test_the_optimizer_state_is_saved_as_arrays(adam_file):
+    net, path, _, _ = adam_file
+    with np.load(path) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+        arrays = net.get_state()["optimizer_state"]["arrays"]
+        for name in ("m", "v"):
+            np.testing.assert_array_equal(archive[f"optimizer_{name}"], arrays[name])
+    assert metadata["optimizer_state"] == {"optimizer": "adam", "steps": 300, "samples": 300,
+                                           "arrays": ["m", "v"]}
+
+
+def test_a_version_1_file_loads_with_its_optimizer_started_anew(adam_file):
+    net, path, X, y = adam_file
+    with np.load(path) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    del metadata["optimizer_state"]
+    _rewrite(path, metadata=np.array(json.dumps({**metadata, "format_version": 1})),
+             optimizer_m=None, optimizer_v=None)
+    loaded = fastnn.load(path)
+    np.testing.assert_array_equal(loaded.params, net.params)
+    assert loaded.get_state()["optimizer_state"] is None
+    fresh = Network.from_state({**net.get_state(), "optimizer_state": None})
+    np.testing.assert_array_equal(loaded.fit(X, y).params, fresh.fit(X, y).params)
+
+
+def _optimizer_metadata(path, **changes):
+    with np.load(path) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    metadata["optimizer_state"].update(changes)
+    return np.array(json.dumps(metadata))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: _rewrite(p, optimizer_v=None), "arrays"),
+    (lambda p: _rewrite(p, optimizer_m=np.zeros(3, np.float32)), r"optimizer_m is float32\[3\]"),
+    (lambda p: _rewrite(p, optimizer_m=np.zeros(67)), r"optimizer_m is float64\[67\]"),
+    (lambda p: _rewrite(p, metadata=_optimizer_metadata(p, arrays=["m", "w"])), "'m' or 'v'"),
+    (lambda p: _rewrite(p, metadata=_optimizer_metadata(p, steps=-1)), "step and sample counts"),
+    (lambda p: _rewrite(p, metadata=_optimizer_metadata(p, optimizer="rmsprop")), "rmsprop"),
+])
+def test_a_damaged_optimizer_state_is_refused_clearly(adam_file, damage, message):
+    _, path, _, _ = adam_file
+    damage(path)
+    with pytest.raises(ModelFileError, match=message):
+        fastnn.load(path)
+
+
+def test_a_function_schedule_is_refused_before_the_file_is_touched(adam_file):
+    net, path, _, _ = adam_file
+    before = path.read_bytes()
+    net.lr_schedule = lambda epoch, lr: lr
+    with pytest.raises(ValueError, match="lr_schedule is a function, which a file cannot hold"):
+        net.save(path)
+    assert path.read_bytes() == before
