@@ -38,6 +38,7 @@ import statistics
 
 import numba
 import numpy as np
+import bench_peers
 from bench_peers import (
     SIZES,
     SWEEP,
@@ -48,6 +49,7 @@ from bench_peers import (
     round_robin,
     sweep,
     threads,
+    torch_trainer,
     warmed_up,
 )
 
@@ -99,26 +101,6 @@ def fastnn_trainer(batch_size, n_jobs=None, **settings):
     return net.fit
 
 
-def torch_trainer(batch_size, optimizer, arguments):
-    """One epoch of the tutorials' loop with ``torch.optim.<optimizer>(**arguments)``."""
-    torch.manual_seed(0)
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Linear(784, 128), nn.Sigmoid(), nn.Linear(128, 64), nn.Sigmoid(), nn.Linear(64, 10))
-    loss_fn = nn.CrossEntropyLoss()
-    step = getattr(torch.optim, optimizer)(model.parameters(), **arguments)
-
-    def train(X, y):
-        X, y = torch.from_numpy(X), torch.from_numpy(y)
-        order = torch.randperm(len(X))
-        for start in range(0, len(X), batch_size):
-            rows = order[start:start + batch_size]
-            step.zero_grad()
-            loss_fn(model(X[rows]), y[rows]).backward()
-            step.step()
-    return train
-
-
 @kernel
 def adam_steps(w, g, m, v, rates, repeats):
     """``repeats`` Adam steps of every element of ``w`` on the gradients ``g``."""
@@ -158,12 +140,12 @@ def contenders(X, y):
     trainers = {}
     for name, (settings, optimizer, arguments) in OPTIMIZERS.items():
         trainers[f"fastnn {name} per-sample"] = (fastnn_trainer(1, **settings), len(X))
-        trainers[f"PyTorch {name} batch 1"] = (torch_trainer(1, optimizer, arguments),
+        trainers[f"PyTorch {name} batch 1"] = (torch_trainer(1, optimizer, **arguments),
                                                TORCH_BATCH1_SAMPLES) if torch else None
     settings, optimizer, arguments = OPTIMIZERS["Adam"]
     trainers["fastnn Adam mini-batch 128"] = (fastnn_trainer(128, **settings), len(X))
     trainers[THREADED] = (fastnn_trainer(128, n_jobs=-1, **settings), len(X))
-    trainers["PyTorch Adam batch 128"] = (torch_trainer(128, optimizer, arguments),
+    trainers["PyTorch Adam batch 128"] = (torch_trainer(128, optimizer, **arguments),
                                           len(X)) if torch else None
     runs = {name: None if spec is None else warmed_up(spec[0], "float32", spec[1], X, y)
             for name, spec in trainers.items()}
@@ -234,6 +216,7 @@ def main():
         import torch
     except ImportError:
         pass
+    bench_peers.torch = torch  # its torch_trainer builds the PyTorch contenders
     X, y = digits()
     if args.dense:
         X = np.random.default_rng(0).random(X.shape)

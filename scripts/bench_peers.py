@@ -122,14 +122,15 @@ def sklearn_trainer(batch_size):
     return lambda X, y: model.partial_fit(X, y, classes=classes)
 
 
-def torch_trainer(batch_size):
-    """One epoch of the training loop in PyTorch's tutorials, over a fresh random order."""
+def torch_trainer(batch_size, optimizer="SGD", **arguments):
+    """One epoch of the training loop in PyTorch's tutorials, over a fresh random order, with
+    ``torch.optim.<optimizer>(**arguments)`` (by default plain SGD at ``LR``)."""
     torch.manual_seed(0)
     nn = torch.nn
     model = nn.Sequential(  # logits out: CrossEntropyLoss applies the softmax
         nn.Linear(784, 128), nn.Sigmoid(), nn.Linear(128, 64), nn.Sigmoid(), nn.Linear(64, 10))
     loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    optimizer = getattr(torch.optim, optimizer)(model.parameters(), **(arguments or {"lr": LR}))
 
     def train(X, y):
         X, y = torch.from_numpy(X), torch.from_numpy(y)

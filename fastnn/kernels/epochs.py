@@ -33,6 +33,15 @@ from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, layer_params, layer_units
 
 
+@kernel(inline="always")
+def first_layer(params, layout, z, delta):
+    """The first layer's layout row, its ``(W, b)`` views and its units in the one-sample
+    buffers ``z`` and ``delta``: what a per-sample loop's deferred first-layer step works on."""
+    first = layout[0]
+    weights, bias = layer_params(params, first)
+    return first, weights, bias, layer_units(z, first), layer_units(delta, first)
+
+
 @kernel
 def sample_loss(params, layout, y, factor, loss_code, z, a, delta):
     """One sample's weighted loss, once its first layer's pre-activations are in ``z``: activates
@@ -98,10 +107,7 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
     weights and applies the step this loop leaves pending (``lr`` times the last sample's
     first-layer delta, in ``delta``)."""
     n_layers = layout.shape[0]
-    first = layout[0]
-    w_first, b_first = layer_params(params, first)
-    z_first = layer_units(z, first)
-    pending_step = layer_units(delta, first)
+    first, w_first, b_first, z_first, pending_step = first_layer(params, layout, z, delta)
     x_prev = X[order[0]]
     total_loss = 0.0
     for position in range(order.size):
@@ -161,10 +167,7 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
     if order.size == 0:
         return 0.0, -1, steps
     n_layers = layout.shape[0]
-    first = layout[0]
-    w_first, b_first = layer_params(params, first)
-    z_first = layer_units(z, first)
-    pending_delta = layer_units(delta, first)
+    first, w_first, b_first, z_first, pending_delta = first_layer(params, layout, z, delta)
     x_prev = X[order[0]]
     total_loss = 0.0
     for position in range(order.size):
