@@ -21,9 +21,11 @@ class Trainer(Protocol):
     """One ``fit`` call's training on one device, built from plain values.
 
     A trainer is made from the flat parameter vector, the layout table, the checked inputs
-    ``X``, their encoded targets and the training settings, never from the ``Network``. It is
-    a context manager: entering takes what the device needs (thread limits, device memory),
-    leaving gives it back with ``params`` holding the trained weights.
+    ``X``, their encoded targets, each sample's weight factor, the optimizer's settings and
+    state (an ``optimizers.OptimizerState``) and the other training settings, never from the
+    ``Network``. It is a context manager: entering takes what the device needs (thread limits,
+    device memory), leaving gives it back with ``params`` holding the trained weights and the
+    state its velocity or moments and counts.
     """
 
     batch_size: int  # the batch size in effect: the number of samples for a full batch
@@ -32,15 +34,16 @@ class Trainer(Protocol):
 
     def __exit__(self, *exc_info) -> bool: ...
 
-    def epoch(self, order: np.ndarray):
-        """Train one epoch over ``X[order]``, yielding a ``Chunk`` after each compiled call; the
+    def epoch(self, order: np.ndarray, lr: float):
+        """Train one epoch over ``X[order]`` at the learning rate ``lr``, yielding a ``Chunk``
+        after each compiled call and keeping the optimizer state's counts up to date; the
         epoch ends early at the first chunk that diverged."""
 
     def snapshot(self) -> object:
-        """The current weights, to ``restore`` later."""
+        """The current weights and optimizer state, to ``restore`` later."""
 
     def restore(self, snapshot: object) -> None:
-        """Put the weights of a ``snapshot`` back."""
+        """Put the weights and optimizer state of a ``snapshot`` back."""
 
     def all_finite(self) -> bool:
         """Whether every weight and bias is finite."""

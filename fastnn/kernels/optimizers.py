@@ -8,9 +8,9 @@ penalty gradients ``l1 * sign(W) + l2 * W`` (biases are not penalised).
 
 ``rates`` is an array of the parameters' dtype holding the step's constants (indices below), so
 that a float32 network computes its steps in float32; ``set_step`` fills in Adam's bias
-corrections for a step number. Adam's moments are flushed to zero when they become subnormal
-(``flushed``). Kernels read it into scalars once per call: a value loaded
-from an array inside the inner loop could not be kept in a register.
+corrections for a step number. Kernels read it into scalars once per call: a value loaded
+from an array inside the inner loop could not be kept in a register. Adam's moments are
+flushed to zero when they become subnormal (``flushed``).
 
 Each kernel takes the optimizer's code. A loop that branches on a code known only at run time
 is compiled generically, and runs several times slower than one written for one optimizer;
