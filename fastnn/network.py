@@ -2,17 +2,15 @@
 
 The class decides and never computes. It owns the settings, the flat parameter vector (with
 ``weights`` and ``biases`` as views into it), the optimizer's state, the random stream and the
-history, and runs the epoch loop and the callbacks; a trainer from ``fastnn.backends`` does
-each epoch's work on the chosen device.
+history, and checks every argument of ``fit``; ``training.EpochLoop`` runs the epochs and the
+callbacks, and a trainer from ``fastnn.backends`` does each epoch's work on the chosen device.
 """
 
 import contextlib
 import inspect
 import threading
-import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import io, metrics, optimizers, settings
 from . import layout as lay
@@ -24,13 +22,12 @@ from ._data import (
     hold_out,
     sample_factors,
 )
-from ._interrupt import DeferredInterrupt
-from .callbacks import fit_callbacks
 from .backends import get_trainer
-from .errors import DivergenceError, DivergenceWarning, divergence_message
+from .callbacks import fit_callbacks
 from .initializers import INITIALIZERS
 from .kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .kernels.losses import LOSSES
+from .training import EpochLoop, score_names
 
 # Constructor settings fixed for the network's life, and those that may change between fits.
 FIXED = ("sizes", "activation", "output", "loss", "dtype", "init", "seed")
@@ -339,14 +336,14 @@ class Network:
             metric = self._score_name
         if metric is not None:
             metrics.check_metric(metric, self._output, y)
-        callbacks = fit_callbacks(callbacks, ["loss", "seconds", "lr",
-                                              *self._score_names(validation, metric)],
-                                  run["lr_schedule"], metric, target)
+        names = ["loss", "seconds", "lr", *score_names(validation, metric, self._score_name)]
+        callbacks = fit_callbacks(callbacks, names, run["lr_schedule"], metric, target)
         factors = sample_factors(weights, len(X), self._dtype)
         return X, y, factors, validation, callbacks, metric, run
 
     def _fit(self, X, y, factors, validation, callbacks, metric, run):
-        """The epoch loop of ``fit``, on arguments and settings ``_checked_fit`` has checked."""
+        """Train on arguments and settings ``_checked_fit`` has checked: the optimizer's state
+        made ready, a trainer built, and the epochs run by ``training.EpochLoop``."""
         state = optimizers.state_for(self._optimizer_state, run["optimizer"], run["momentum"],
                                      run["nesterov"], self._params.size, self._dtype)
         self._optimizer_state = state
@@ -356,114 +353,9 @@ class Network:
                 *(run[name] for name in ("optimizer", "momentum", "nesterov", "beta_1",
                                          "beta_2", "epsilon"))),
             **{name: run[name] for name in ("l1", "l2", "batch_size", "n_jobs", "sparse_inputs")})
-        self.stop_training = False
-        try:
-            for callback in callbacks:
-                callback.on_train_begin(self)
-            with (tqdm(total=run["epochs"] * len(X), unit="sample",
-                       disable=not run["verbose"]) as bar,
-                  DeferredInterrupt() as interrupt, trainer):
-                for _ in range(run["epochs"]):
-                    if not self._fit_epoch(trainer, X, y, validation, callbacks, metric, run,
-                                           bar, interrupt):
-                        break
-                self._check_interrupt(interrupt, 0, len(X))
-        finally:
-            for callback in callbacks:
-                callback.on_train_end(self)
+        EpochLoop(self, trainer, X, y, validation, callbacks, metric, run, self._rng,
+                  self._output, self._score_name).fit()
         return self
-
-    def _fit_epoch(self, trainer, X, y, validation, callbacks, metric, run, bar, interrupt):
-        """One epoch of ``fit`` and its callbacks; whether training goes on."""
-        epoch = len(self.history["loss"])
-        for callback in callbacks:
-            callback.on_epoch_begin(epoch, self)
-        lr = self._epoch_rate(epoch, run)
-        order = self._rng.permutation(len(X)) if run["shuffle"] else np.arange(len(X))
-        last_good = trainer.snapshot()
-        loss, seconds, diverged_at = self._train_epoch(trainer, order, lr, bar, interrupt)
-        if diverged_at is None and not trainer.all_finite():
-            diverged_at = len(order)  # in the updates of the epoch's last samples
-        if diverged_at is not None:
-            trainer.restore(last_good)
-            scores = dict.fromkeys(self._score_names(validation, metric), np.nan)
-            self._append_history(dict(loss=np.nan, seconds=seconds, lr=lr, **scores))
-            self._diverged(diverged_at, order, trainer.batch_size, run["on_divergence"])
-            return False
-        record = {"loss": loss, "seconds": seconds, "lr": lr,
-                  **self._scores(trainer, validation, metric, X, y)}
-        self._append_history(record)
-        for callback in callbacks:
-            callback.on_epoch_end(epoch, dict(record), self)
-        return not self.stop_training
-
-    def _epoch_rate(self, epoch, run):
-        """The learning rate of epoch ``epoch``, from ``lr`` (as the callbacks left it) and the
-        schedule; refused, before the epoch trains, if it cannot train."""
-        rate = optimizers.scheduled_rate(self.lr, run["lr_schedule"], run["power_t"],
-                                         self._optimizer_state.samples)
-        try:
-            settings.check_rate("lr", rate, self._dtype, allow_zero=False)
-        except ValueError as exc:
-            raise ValueError(f"epoch {epoch} cannot train: {exc}") from None
-        return float(rate)
-
-    def _train_epoch(self, trainer, order, lr, bar, interrupt):
-        """One epoch over ``X[order]`` at rate ``lr``: its mean loss, its seconds and None, or
-        NaN, its seconds and the position in ``order`` where it diverged. Ctrl-C is taken
-        between chunks."""
-        total_loss, seconds, done = 0.0, 0.0, 0
-        for chunk in trainer.epoch(order, lr):
-            seconds += chunk.seconds
-            if chunk.diverged_at is not None:
-                return np.nan, seconds, chunk.diverged_at
-            total_loss, done = total_loss + chunk.loss, done + chunk.samples
-            bar.update(chunk.samples)
-            bar.set_postfix(loss=f"{total_loss / done:.4g}", refresh=False)
-            self._check_interrupt(interrupt, done, len(order))
-        return total_loss / len(order), seconds, None
-
-    def _check_interrupt(self, interrupt, done, n_samples):
-        """Raise a pending Ctrl-C, noting where training stands: ``done`` samples into the
-        epoch after those in the history."""
-        try:
-            interrupt.check()
-        except KeyboardInterrupt as stop:
-            finished = len(self.history["loss"])
-            where = (f"in epoch {finished + 1} after {done:,} of {n_samples:,} samples" if done
-                     else f"after epoch {finished}")
-            stop.add_note(f"fastnn: fit interrupted {where}. The network keeps the weights of "
-                          f"that moment (every step taken is complete); its history lists the "
-                          f"{finished} finished epochs.")
-            raise
-
-    def _score_names(self, validation, metric):
-        """The names ``_scores`` gives values for."""
-        names = [] if validation is None else ["val_loss", "val_" + self._score_name]
-        return names + ([] if metric is None else [metric])
-
-    def _scores(self, trainer, validation, metric, X, y):
-        """The epoch's validation loss and score, and its training ``metric``, as asked."""
-        scores = {}
-        if validation is not None:
-            X_val, y_val, val_targets = validation
-            scores["val_loss"], val_out = trainer.loss_and_outputs(X_val, val_targets)
-            scores["val_" + self._score_name] = metrics.metric(self._score_name, self._output,
-                                                               val_out, y_val)
-        if metric is not None:
-            scores[metric] = metrics.metric(metric, self._output, trainer.outputs(X), y)
-        return scores
-
-    def _append_history(self, record):
-        for key, value in record.items():
-            self.history.setdefault(key, []).append(value)
-
-    def _diverged(self, position, order, batch_size, on_divergence):
-        """Raise (or warn, per ``on_divergence``) about a non-finite loss or weight."""
-        message = divergence_message(len(self.history["loss"]), position, order, batch_size)
-        if on_divergence == "raise":
-            raise DivergenceError(message)
-        warnings.warn(message, DivergenceWarning, stacklevel=3)
 
     def _dataset(self, X, y):
         return check_dataset(X, y, self._sizes[0], self._output, self._sizes[-1], self._dtype)
