@@ -183,7 +183,8 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
             return total_loss, position, steps
         total_loss += loss
         steps += 1
-        set_step(rates, steps)
+        if code == ADAM:  # its bias corrections change every step
+            set_step(rates, steps)
         for layer in range(n_layers - 1, 0, -1):
             row, prev = layout[layer], layout[layer - 1]
             a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
@@ -222,7 +223,8 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
         if not is_finite(batch_loss):
             return total_loss, start, steps
         steps += 1
-        set_step(rates, steps)
+        if code == ADAM:  # its bias corrections change every step
+            set_step(rates, steps)
         optimizer_step(code, params, grad, layout, m, v, rates, l1, l2)
         total_loss += batch_loss
     return total_loss, -1, steps

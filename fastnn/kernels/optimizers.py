@@ -112,12 +112,12 @@ def flushed(value, smallest_normal):
 
     Adam's moments for a weight whose gradient is zero for long (a pixel that is almost
     always blank) decay geometrically into the subnormal range, where the square root and
-    the division that follow are many times slower: unflushed, per-sample Adam in float32 ran
-    1.3x slower on MNIST's digits (8,588 of its 109,386 first moments were subnormal after an
-    epoch). Flushing changes such a moment by less than the smallest normal number, and the
-    weight's step by far less than the weight's own rounding; GPUs, and CPUs in their
-    flush-to-zero mode, do the same. Momentum's velocity is left unflushed: multiply-adds on
-    subnormals cost this CPU little, and flushing them cost more than it saved.
+    the division that follow are many times slower (a whole per-sample epoch on MNIST's
+    digits was measurably slower unflushed). Flushing changes such a moment by less than the
+    smallest normal number, and the weight's step by far less than the weight's own
+    rounding; GPUs, and CPUs in their flush-to-zero mode, do the same. Momentum's velocity is
+    left unflushed: multiply-adds on subnormals are cheap, and flushing them cost more than
+    it saved.
     """
     return value if abs(value) >= smallest_normal else value - value  # NaN stays NaN
 
