@@ -22,7 +22,7 @@ from ..kernels import (
     train_per_sample,
     train_per_sample_optimizer,
 )
-from ..kernels.optimizers import LR, SGD, new_rates, set_lr
+from ..kernels.optimizers import LR, SGD, TORCH_ADAM, new_rates, set_lr
 from ..kernels.views import N_OUT
 from ..threads import one_blas_thread
 from .protocol import Chunk
@@ -72,21 +72,27 @@ class CPUTrainer:
     match ``params``) are trained in place. The settings are plain values: ``loss_code`` from
     ``kernels.losses.LOSSES``, ``factors`` (each sample's weight, see ``kernels.epochs``),
     ``optimizer`` (its ``code`` from ``kernels.optimizers`` and its ``momentum``, ``beta_1``,
-    ``beta_2`` and ``epsilon``), ``batch_size`` (None for full batch), ``n_jobs`` as
-    ``Network`` takes it, and ``sparse_inputs`` (``"auto"``, True or False). Its methods are
-    those of ``protocol.Trainer``.
+    ``beta_2`` and ``epsilon``, and optionally its ``adam_form``), ``batch_size`` (None for
+    full batch), ``n_jobs`` as ``Network`` takes it, and ``sparse_inputs`` (``"auto"``, True or
+    False). Its methods are those of ``protocol.Trainer``.
+
+    With ``sum_squares``, ``squares[0]`` adds up the squared weights each step starts from (see
+    ``kernels.epochs``), for scikit-learn's penalised loss; ``l1`` and ``l2`` may be changed
+    between epochs (scikit-learn's ``alpha`` is divided by each batch's rows).
     """
 
     def __init__(self, params, layout, X, targets, *, loss_code, factors, optimizer, state, l1,
-                 l2, batch_size, n_jobs, sparse_inputs):
+                 l2, batch_size, n_jobs, sparse_inputs, sum_squares=False):
         self.params, self.layout, self.X, self.targets = params, layout, X, targets
         self.loss_code, self.factors, self.state = loss_code, factors, state
         dtype, n_samples = params.dtype, len(X)
         self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
         self.code = optimizer["code"]
         self.rates = new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"],
-                               optimizer["beta_2"], optimizer["epsilon"])
-        self.l1, self.l2 = dtype.type(l1), dtype.type(l2)
+                               optimizer["beta_2"], optimizer["epsilon"],
+                               optimizer.get("adam_form", TORCH_ADAM))
+        self.squares = np.zeros(1 if sum_squares else 0)
+        self.set_penalties(l1, l2)
         self.per_sample = self.batch_size == 1
         # Plain, unpenalised per-sample SGD has kernels of its own (zero skipping among them).
         self.plain_sgd = self.per_sample and self.code == SGD and l1 == 0 and l2 == 0
@@ -110,6 +116,11 @@ class CPUTrainer:
         batches_per_chunk = config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size)
         self.chunk = max(1, batches_per_chunk) * self.batch_size
         self._held = contextlib.ExitStack()
+
+    def set_penalties(self, l1, l2):
+        """Use the penalties ``l1`` and ``l2`` from the next epoch on."""
+        dtype = self.params.dtype.type
+        self.l1, self.l2 = dtype(l1), dtype(l2)
 
     def __enter__(self):
         self._held.enter_context(one_blas_thread())
@@ -152,14 +163,14 @@ class CPUTrainer:
             return train_per_sample_optimizer(
                 self.params, self.layout, self.X, self.targets, self.factors, rows, self.code,
                 self.rates, state.steps, self.l1, self.l2, state.m, state.v, self.loss_code,
-                self.z[0], self.a[0], self.delta[0])
+                self.z[0], self.a[0], self.delta[0], self.squares)
         threaded = self.sets > 1 and numba.get_num_threads() > 1
         kernel = train_minibatch_threaded if threaded else train_minibatch
         return kernel(self.params, self.layout, self.X, self.targets, self.factors, rows,
                       self.code, self.rates, state.steps, self.l1, self.l2, state.m, state.v,
                       self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,
                       self.targets_batch, self.factors_batch, self.z, self.a, self.delta,
-                      self.grad, self.part_grads, self.part_losses)
+                      self.grad, self.part_grads, self.part_losses, self.squares)
 
     def snapshot(self):
         return self.params.copy(), self.state.copy()

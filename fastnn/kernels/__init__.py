@@ -26,11 +26,14 @@ from .forward import loss_rows  # summed loss and outputs of any number of rows,
 # Gradients.
 from .gradients import block_gradient  # gradient of the summed loss over one block of rows
 from .gradients import batch_gradient  # mean gradient of a batch, from parts added in order
+from .gradients import loss_and_gradient  # summed loss and mean gradient of all rows, one thread
+from .gradients import loss_and_gradient_threaded  # the same, its parts on Numba's threads
 
 # Optimizer steps and penalties.
 from .optimizers import optimizer_step  # one step of SGD, momentum, Nesterov or Adam
 from .optimizers import backprop_update  # per sample: back-propagate through a layer, step it
 from .optimizers import update_affine  # per sample: first layer's step fused with next product
+from .optimizers import squared_weights  # sum of the squared weights (scikit-learn's penalty)
 from .steps import apply_step  # W -= outer(step, a_in), b -= step
 from .steps import backprop_sgd_update  # the same for plain SGD
 from .steps import sgd_update_affine  # the same for plain SGD
@@ -46,9 +49,9 @@ from .epochs import train_minibatch_threaded  # the same, each batch's parts on 
 __all__ = [
     "activate", "affine", "affine_rows", "all_finite", "apply_step", "backprop_sgd_update",
     "backprop_update", "batch_gradient", "block_gradient", "exp_nonpositive", "forward_layers",
-    "forward_rows", "is_finite", "log_sum_exp", "loss_and_delta", "loss_rows",
-    "optimizer_step", "predict_rows", "sample_loss", "scale_by_derivative",
-    "sgd_update_affine", "sgd_update_affine_sparse", "sigmoid", "softmax", "softplus",
-    "train_minibatch", "train_minibatch_threaded", "train_per_sample",
+    "forward_rows", "is_finite", "log_sum_exp", "loss_and_delta", "loss_and_gradient",
+    "loss_and_gradient_threaded", "loss_rows", "optimizer_step", "predict_rows", "sample_loss",
+    "scale_by_derivative", "sgd_update_affine", "sgd_update_affine_sparse", "sigmoid", "softmax",
+    "softplus", "squared_weights", "train_minibatch", "train_minibatch_threaded", "train_per_sample",
     "train_per_sample_optimizer", "update_affine",
 ]

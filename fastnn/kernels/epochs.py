@@ -8,6 +8,9 @@ visit; the caller draws it (shuffling happens in Python, from a seeded NumPy Gen
 weight, 1 for unweighted data), which scales that sample's loss and gradient. The optimizers'
 codes, ``rates`` and state arrays ``m`` and ``v`` are those of ``optimizers``; ``steps`` is the
 number of optimizer steps taken before the call, and the loops return it updated.
+``squares`` is empty, or one float64 to which each step adds the sum of the squared weights it
+starts from (``optimizers.squared_weights``): scikit-learn's loss counts its ``alpha``
+penalty at every step's weights.
 """
 
 import numpy as np
@@ -26,6 +29,7 @@ from .optimizers import (
     backprop_update,
     optimizer_step,
     set_step,
+    squared_weights,
     update_affine,
 )
 from .sparse_inputs import sgd_update_affine_sparse
@@ -135,7 +139,7 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
 
 @kernel
 def train_per_sample_optimizer(params, layout, X, Y, factors, order, code, rates, steps, l1, l2,
-                               m, v, loss_code, z, a, delta):
+                               m, v, loss_code, z, a, delta, squares):
     """Per-sample steps of the optimizer ``code`` over the rows ``X[order]``, with the ``l1``
     and ``l2`` penalties.
 
@@ -149,20 +153,20 @@ def train_per_sample_optimizer(params, layout, X, Y, factors, order, code, rates
     # One copy of the loop per optimizer, its code a constant (see ``optimizers``).
     if code == ADAM:
         return _optimizer_per_sample_steps(ADAM, params, layout, X, Y, factors, order, rates,
-                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+                                           steps, l1, l2, m, v, loss_code, z, a, delta, squares)
     if code == NESTEROV:
         return _optimizer_per_sample_steps(NESTEROV, params, layout, X, Y, factors, order, rates,
-                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+                                           steps, l1, l2, m, v, loss_code, z, a, delta, squares)
     if code == MOMENTUM:
         return _optimizer_per_sample_steps(MOMENTUM, params, layout, X, Y, factors, order, rates,
-                                           steps, l1, l2, m, v, loss_code, z, a, delta)
+                                           steps, l1, l2, m, v, loss_code, z, a, delta, squares)
     return _optimizer_per_sample_steps(SGD, params, layout, X, Y, factors, order, rates, steps,
-                                       l1, l2, m, v, loss_code, z, a, delta)
+                                       l1, l2, m, v, loss_code, z, a, delta, squares)
 
 
 @kernel(inline="always")
 def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rates, steps, l1, l2,
-                                m, v, loss_code, z, a, delta):
+                                m, v, loss_code, z, a, delta, squares):
     """``train_per_sample_optimizer``, inlined where ``code`` is a constant."""
     if order.size == 0:
         return 0.0, -1, steps
@@ -185,6 +189,8 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
         steps += 1
         if code == ADAM:  # its bias corrections change every step
             set_step(rates, steps)
+        if squares.size:  # every weight is now the one this sample's step starts from
+            squares[0] += squared_weights(params, layout)
         for layer in range(n_layers - 1, 0, -1):
             row, prev = layout[layer], layout[layer - 1]
             a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
@@ -200,7 +206,7 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
 
 def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1, l2, m, v,
                     loss_code, batch_size, min_part_rows, X_batch, Y_batch, factors_batch, z, a,
-                    delta, grad, part_grads, part_losses):
+                    delta, grad, part_grads, part_losses, squares):
     """Steps of the optimizer ``code`` over ``X[order]`` in consecutive batches.
 
     Each step follows the mean gradient of its batch (the last batch may be smaller) plus the
@@ -225,6 +231,8 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
         steps += 1
         if code == ADAM:  # its bias corrections change every step
             set_step(rates, steps)
+        if squares.size:
+            squares[0] += squared_weights(params, layout)
         optimizer_step(code, params, grad, layout, m, v, rates, l1, l2)
         total_loss += batch_loss
     return total_loss, -1, steps

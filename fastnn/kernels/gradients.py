@@ -8,7 +8,7 @@ parts, one per set of work buffers, and adds the parts' gradients in a fixed ord
 import numba
 import numpy as np
 
-from ..config import kernel
+from ..config import kernel, serial_and_threaded
 from .activations import scale_by_derivative
 from .checks import all_finite
 from .forward import forward_rows
@@ -155,3 +155,16 @@ def batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows
         for s in range(count):
             total_loss += part_losses[s]
     return total_loss
+
+
+def loss_and_gradient(params, layout, X, Y, factors, loss_code, min_part_rows, z, a, delta, grad,
+                      part_grads, part_losses):
+    """The weighted summed loss over every row of ``X`` and its mean gradient, into ``grad``:
+    the objective a full-batch solver such as L-BFGS follows (``batch_gradient`` over the rows
+    in place). ``train_minibatch``'s work buffers, without the staging ones."""
+    rows = np.arange(X.shape[0])
+    return batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows, X[:0],
+                          Y[:0], factors[:0], z, a, delta, grad, part_grads, part_losses)
+
+
+loss_and_gradient, loss_and_gradient_threaded = serial_and_threaded(loss_and_gradient)

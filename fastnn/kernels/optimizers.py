@@ -8,7 +8,8 @@ penalty gradients ``l1 * sign(W) + l2 * W`` (biases are not penalised).
 
 ``rates`` is an array of the parameters' dtype holding the step's constants (indices below), so
 that a float32 network computes its steps in float32; ``set_step`` fills in Adam's bias
-corrections for a step number. Kernels read it into scalars once per call: a value loaded
+corrections for a step number, in torch's form or in the one of Kingma and Ba's paper that
+scikit-learn uses (``ADAM_FORM``). Kernels read it into scalars once per call: a value loaded
 from an array inside the inner loop could not be kept in a register. Adam's moments are
 flushed to zero when they become subnormal (``flushed``).
 
@@ -38,7 +39,14 @@ LR, MOMENTUM_RATE, BETA_1, ONE_MINUS_BETA_1, BETA_2, ONE_MINUS_BETA_2, EPSILON =
 STEP_SIZE = 7  # Adam's lr / (1 - beta_1 ** t)
 ROOT_CORRECTION = 8  # Adam's 1 / sqrt(1 - beta_2 ** t)
 SMALLEST_NORMAL = 9  # the dtype's smallest normal number (see ``flushed``)
-N_RATES = 10
+ADAM_FORM = 10  # TORCH_ADAM or KINGMA_ADAM (see ``set_step``)
+N_RATES = 11
+
+# Adam's forms. torch adds epsilon to the bias-corrected root of the second moment; Kingma and
+# Ba's "efficient version" (section 2 of their paper), which scikit-learn follows, folds that
+# correction into the step size and adds epsilon to the uncorrected root.
+TORCH_ADAM = 0
+KINGMA_ADAM = 1
 
 
 def optimizer_code(optimizer, momentum, nesterov):
@@ -55,9 +63,10 @@ def uses_slots(code):
     return {SGD: 0, MOMENTUM: 1, NESTEROV: 1, ADAM: 2}[code]
 
 
-def new_rates(dtype, lr, momentum, beta_1, beta_2, epsilon):
+def new_rates(dtype, lr, momentum, beta_1, beta_2, epsilon, adam_form=TORCH_ADAM):
     """A ``rates`` array of ``dtype`` for these settings (Adam's corrections not yet set)."""
     rates = np.zeros(N_RATES, dtype)
+    rates[ADAM_FORM] = adam_form
     rates[[LR, MOMENTUM_RATE, BETA_1, BETA_2, EPSILON]] = lr, momentum, beta_1, beta_2, epsilon
     rates[ONE_MINUS_BETA_1], rates[ONE_MINUS_BETA_2] = 1.0 - beta_1, 1.0 - beta_2
     rates[SMALLEST_NORMAL] = np.finfo(dtype).smallest_normal
@@ -66,10 +75,16 @@ def new_rates(dtype, lr, momentum, beta_1, beta_2, epsilon):
 
 @kernel
 def set_step(rates, step):
-    """Adam's bias corrections for step number ``step`` (1 for the first) into ``rates``."""
+    """Adam's bias corrections for step number ``step`` (1 for the first) into ``rates``: the
+    step is ``STEP_SIZE * m / (sqrt(v) * ROOT_CORRECTION + epsilon)`` in either form."""
     beta_1, beta_2 = float(rates[BETA_1]), float(rates[BETA_2])
-    rates[STEP_SIZE] = rates[LR] / (1.0 - beta_1**step)
-    rates[ROOT_CORRECTION] = 1.0 / math.sqrt(1.0 - beta_2**step)
+    first_correction, root_of_second = 1.0 - beta_1**step, math.sqrt(1.0 - beta_2**step)
+    if rates[ADAM_FORM] == KINGMA_ADAM:
+        rates[STEP_SIZE] = rates[LR] * root_of_second / first_correction
+        rates[ROOT_CORRECTION] = 1.0
+    else:
+        rates[STEP_SIZE] = rates[LR] / first_correction
+        rates[ROOT_CORRECTION] = 1.0 / root_of_second
 
 
 @kernel
@@ -130,6 +145,19 @@ def penalised(g, w, l1, l2):
     if l1 == 0.0 and l2 == 0.0:
         return g
     return g + l2 * w + l1 * np.sign(w)
+
+
+@kernel
+def squared_weights(params, layout):
+    """The sum of every layer's squared weights (biases left out, as the penalties leave them),
+    in float64: scikit-learn's ``alpha`` penalty, before its factor ``alpha / 2``."""
+    total = 0.0
+    for layer in range(layout.shape[0]):
+        row = layout[layer]
+        weights = params[row[W_START]:row[B_START]]
+        for k in range(weights.size):
+            total += float(weights[k]) * float(weights[k])
+    return total
 
 
 @kernel
