@@ -28,7 +28,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import optimizers
 from ._data import class_weights
 from .backends.cpu import CPUTrainer
-from .kernels.losses import LOSSES
+from .kernels.losses import CLIPPED_BINARY_CROSS_ENTROPY, CLIPPED_CROSS_ENTROPY, SQUARED_ERROR
 from .mlp_solvers import (
     FullBatchObjective,
     Progress,
@@ -40,8 +40,12 @@ from .network import Network
 
 _HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 _OUTPUT = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity"}
+_SKLEARN_OUTPUT = {fastnn: sklearn for sklearn, fastnn in _OUTPUT.items()}
 _LOSS = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
          "identity": "squared_error"}
+# The kernels' losses as scikit-learn computes them (its log losses clip the probabilities).
+_LOSS_CODE = {"softmax": CLIPPED_CROSS_ENTROPY, "logistic": CLIPPED_BINARY_CROSS_ENTROPY,
+              "identity": SQUARED_ERROR}
 
 # The fitted attributes ``to_sklearn`` hands over, where this fit has them.
 _FITTED = ("n_features_in_", "feature_names_in_", "n_layers_", "n_outputs_", "out_activation_",
@@ -149,7 +153,7 @@ class _FastMLP(BaseEstimator):
                 self.get_params(), progress, X, Y, weights, random_state,
                 incremental=incremental, score=functools.partial(self._validation_score, encoder),
                 score_name="accuracy" if is_classifier(self) else "r2",
-                loss_code=LOSSES[network.loss], loss_scale=self._loss_scale(Y),
+                loss_code=_LOSS_CODE[_SKLEARN_OUTPUT[network.output]], loss_scale=self._loss_scale(Y),
                 is_classifier=is_classifier(self), callbacks=callbacks).run()
         self._commit(progress, encoder, first_pass)
         return self
@@ -167,7 +171,7 @@ class _FastMLP(BaseEstimator):
     def _fit_lbfgs(self, progress, X, Y, weights):
         network = progress.network
         objective = FullBatchObjective(network, X, Y.astype(network.dtype), weights,
-                                       loss_code=LOSSES[network.loss],
+                                       loss_code=_LOSS_CODE[_SKLEARN_OUTPUT[network.output]],
                                        loss_scale=self._loss_scale(Y), alpha=self.alpha,
                                        n_jobs=self.n_jobs)
         progress.n_iter, progress.loss = fit_lbfgs(objective, self.max_iter, self.max_fun,
@@ -181,7 +185,7 @@ class _FastMLP(BaseEstimator):
         network = progress.network
         self.n_layers_ = len(network.sizes)
         self.n_outputs_ = network.sizes[-1]
-        self.out_activation_ = {v: k for k, v in _OUTPUT.items()}[network.output]
+        self.out_activation_ = _SKLEARN_OUTPUT[network.output]
         self.n_iter_, self.t_, self.loss_ = progress.n_iter, progress.t, progress.loss
         if self.solver != "lbfgs":
             self.loss_curve_ = progress.loss_curve

@@ -349,12 +349,17 @@ def fit_lbfgs(objective, max_iter, max_fun, tol):
         result = scipy.optimize.minimize(
             objective, network.params.astype(np.float64), method="L-BFGS-B", jac=True,
             options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
-    if result.status != 0:
-        warnings.warn(f"lbfgs failed to converge after {result.nit} iteration(s) "
-                      f"(status={result.status}):\n{result.message}\n\nIncrease the number of "
-                      f"iterations to improve the convergence (max_iter={max_iter}).",
-                      ConvergenceWarning)
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:  # scikit-learn's _check_optimize_result's words
+        message = f"lbfgs failed to converge after {n_iter} iteration(s) (status={result.status}):"
+        message += f"\n{result.message}\n"
+        if n_iter == max_iter:
+            message += (f"\nIncrease the number of iterations to improve the convergence "
+                        f"(max_iter={max_iter}).")
+        message += ("\nYou might also want to scale the data as shown in:\n"
+                    "    https://scikit-learn.org/stable/modules/preprocessing.html")
+        warnings.warn(message, ConvergenceWarning)
     network.params[...] = result.x
     if not np.isfinite(network.params).all():
         raise ValueError(NON_FINITE_MESSAGE)
-    return min(result.nit, max_iter), float(result.fun)
+    return n_iter, float(result.fun)

@@ -7,6 +7,8 @@ is ``0.5 * (a - y) ** 2`` summed over outputs.
 
 import math
 
+import numpy as np
+
 from ..config import kernel
 from .activations import SOFTMAX, log_sum_exp, scale_by_derivative
 
@@ -20,6 +22,12 @@ LOSSES = {
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
     "squared_error": SQUARED_ERROR,
 }
+# scikit-learn's ``log_loss`` and ``binary_log_loss``: the same deltas, the loss computed from
+# the probabilities clipped to ``[eps, 1 - eps]`` of their dtype. The clipping caps a badly
+# wrong sample's loss (near 36 in float64), which changes the objective scikit-learn's L-BFGS
+# line search sees; its estimators are reproduced with these (``fastnn.estimators``).
+CLIPPED_CROSS_ENTROPY = 3
+CLIPPED_BINARY_CROSS_ENTROPY = 4
 
 
 @kernel
@@ -45,6 +53,14 @@ def loss_and_delta(z, a, y, output_code, loss_code, delta, scale):
     elif loss_code == BINARY_CROSS_ENTROPY:
         for k in range(z.size):
             loss += softplus(z[k]) - y[k] * z[k]
+            delta[k] = scale * (a[k] - y[k])
+    elif loss_code == CLIPPED_CROSS_ENTROPY or loss_code == CLIPPED_BINARY_CROSS_ENTROPY:
+        eps = np.finfo(a.dtype).eps
+        for k in range(z.size):
+            p = min(max(a[k], eps), 1.0 - eps)
+            loss -= y[k] * math.log(p)
+            if loss_code == CLIPPED_BINARY_CROSS_ENTROPY:
+                loss -= (1.0 - y[k]) * math.log(1.0 - p)
             delta[k] = scale * (a[k] - y[k])
     else:
         for k in range(z.size):
