@@ -8,6 +8,7 @@ arguments hundreds apart), and every comparison is to float64 rounding.
 
 import numpy as np
 import pytest
+from sklearn.neural_network import _base as sklearn_losses
 
 from fastnn import Network, naive
 from fastnn.kernels import (
@@ -23,7 +24,7 @@ from fastnn.kernels import (
     sgd_update_affine,
 )
 from fastnn.kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from fastnn.kernels.losses import LOSSES
+from fastnn.kernels.losses import CLIPPED_BINARY_CROSS_ENTROPY, CLIPPED_CROSS_ENTROPY, LOSSES
 from fastnn.layout import n_units
 
 from .helpers import make_data, oracle_activations
@@ -152,3 +153,20 @@ def test_fused_first_layer_step_applies_the_previous_step_then_forwards(rng):
     np.testing.assert_allclose(weights, expected_weights, rtol=1e-14)
     np.testing.assert_allclose(bias, expected_bias, rtol=1e-14)
     np.testing.assert_allclose(out, expected_weights @ x + expected_bias, rtol=1e-13)
+
+
+@pytest.mark.parametrize("output, code, reference", [
+    ("softmax", CLIPPED_CROSS_ENTROPY, sklearn_losses.log_loss),
+    ("sigmoid", CLIPPED_BINARY_CROSS_ENTROPY, sklearn_losses.binary_log_loss)])
+def test_clipped_log_losses_are_sklearns(rng, output, code, reference):
+    """scikit-learn's log losses clip the probabilities; the same deltas, a capped loss."""
+    n_out = 4
+    for scale in (1.0, 3.0, 60.0):  # at 60 some probabilities clip
+        z = rng.normal(scale=scale, size=n_out)
+        a = naive.ACTIVATIONS[output](z)
+        y = (np.eye(n_out)[rng.integers(n_out)] if output == "softmax"
+             else rng.integers(0, 2, n_out).astype(float))
+        delta = np.empty(n_out)
+        value = loss_and_delta(z, a, y, OUTPUT_ACTIVATIONS[output], code, delta, 0.5)
+        assert value == pytest.approx(reference(y[None], a[None]), rel=1e-13)
+        np.testing.assert_allclose(delta, 0.5 * (a - y), rtol=1e-15)

@@ -9,11 +9,13 @@ from fastnn import Network, naive
 from fastnn.kernels import backprop_update, optimizer_step, update_affine
 from fastnn.kernels.optimizers import (
     ADAM,
+    KINGMA_ADAM,
     MOMENTUM,
     NESTEROV,
     SGD,
     new_rates,
     set_step,
+    squared_weights,
     uses_slots,
 )
 from fastnn.layout import bias_views, weight_views
@@ -116,3 +118,27 @@ def test_adam_flushes_subnormal_moments_to_zero_and_keeps_the_weights(dtype):
     assert m.tolist() == [0.0, dtype(0.8) * dtype(2 * tiny)]
     assert 0 < optimizer.m[0][0] < tiny
     np.testing.assert_array_equal(params, np.concatenate(theirs).astype(dtype))
+
+
+def test_kingma_adam_folds_the_correction_into_the_step_size(rng):
+    """scikit-learn's Adam: ``lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t) * m / (sqrt(v) +
+    epsilon)``, with epsilon on the uncorrected root."""
+    net = Network([4, 3], seed=0, init="normal")
+    rates = new_rates(np.float64, LR, 0.0, 0.8, 0.99, 1e-3, KINGMA_ADAM)
+    m, v = np.zeros(net.params.size), np.zeros(net.params.size)
+    expected, m_ref, v_ref = net.params.copy(), m.copy(), v.copy()
+    for step in (1, 2, 3):
+        grad = rng.normal(size=net.params.size)
+        set_step(rates, step)
+        optimizer_step(ADAM, net.params, grad, net.layout, m, v, rates, 0.0, 0.0)
+        m_ref = 0.8 * m_ref + 0.2 * grad
+        v_ref = 0.99 * v_ref + 0.01 * grad**2
+        step_size = LR * np.sqrt(1 - 0.99**step) / (1 - 0.8**step)
+        expected -= step_size * m_ref / (np.sqrt(v_ref) + 1e-3)
+    np.testing.assert_allclose(net.params, expected, rtol=0, atol=1e-15)
+
+
+def test_squared_weights_leaves_the_biases_out():
+    net = Network([5, 4, 3], seed=0, init="normal")
+    expected = sum(float((w**2).sum()) for w in net.weights)
+    assert squared_weights(net.params, net.layout) == pytest.approx(expected, rel=1e-14)
