@@ -92,9 +92,11 @@ class _FastMLP(BaseEstimator):
 
         ``sample_weight`` (and the classifier's ``class_weight``) scale each sample's loss and
         gradient by its weight over the training rows' mean weight, in every batch, so they
-        count at ``batch_size=1`` too. scikit-learn instead divides each batch's gradient by
-        the batch's summed weight, which at ``batch_size=1`` undoes any weight; with weights,
-        fastnn's fit is therefore not scikit-learn's. ``callbacks`` are
+        count at ``batch_size=1`` too; ``alpha`` is divided by a batch's rows times that mean.
+        scikit-learn instead divides each batch's gradient, and ``alpha``, by the batch's
+        summed weight, which at ``batch_size=1`` undoes any weight. The two agree for a full
+        batch (and ``lbfgs``); for smaller weighted batches fastnn's fit is not
+        scikit-learn's. ``callbacks`` are
         ``fastnn.callbacks`` objects, called with ``network_`` after each epoch of the
         stochastic solvers (records ``loss``, ``lr`` and, under early stopping, ``val_loss``
         and ``val_accuracy`` or ``val_r2``).

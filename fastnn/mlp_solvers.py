@@ -122,6 +122,9 @@ class StochasticFit:
         else:
             self.validation = None
         self.X, self.Y, self.weights = X, Y, weights
+        # scikit-learn divides alpha by a batch's summed weight; fastnn by its rows times the
+        # training rows' mean weight, which is that sum for a full batch.
+        self.alpha = settings["alpha"] / (1.0 if weights is None else float(weights.mean()))
         self.batch_size = self._batch_size(len(X))
         self.callbacks = check_callbacks(callbacks, self.record_names())
 
@@ -146,7 +149,7 @@ class StochasticFit:
         code = optimizers.kernel_settings(settings["solver"], settings["momentum"],
                                           settings["nesterovs_momentum"], settings["beta_1"],
                                           settings["beta_2"], settings["epsilon"])
-        alpha = settings["alpha"]
+        alpha = self.alpha
         trainer = CPUTrainer(
             network.params, network.layout, self.X, self.Y.astype(dtype), loss_code=self.loss_code,
             factors=sample_factors(self.weights, len(self.X), dtype), state=state,
@@ -215,7 +218,7 @@ class StochasticFit:
         loss plus its penalty ``alpha / 2 * |W|^2 / rows``, times its rows. The full batches
         and the last, smaller one are trained by two calls, each with its own ``alpha / rows``.
         """
-        progress, alpha = self.progress, self.settings["alpha"]
+        progress, alpha = self.progress, self.alpha
         lr = progress.learning_rate
         if self.momentum and lr != progress.velocity_rate:
             self._rescale_velocity(lr)

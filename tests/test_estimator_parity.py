@@ -162,3 +162,20 @@ def test_float32_stays_float32_and_close(digits):
     assert fast.coefs_[0].dtype == np.float32
     assert fast.predict_proba(X.astype(np.float32)).dtype == np.float32
     assert largest_difference(reference, fast) < 1e-4
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_weighted_full_batch_parity(digits, solver):
+    """Sample weights as scikit-learn takes them where a batch is the whole training set (its
+    per-batch normalisation and fastnn's agree there)."""
+    X, y = digits
+    weights = 0.5 + np.arange(len(X)) % 3
+    fitted = []
+    for module in (neural_network, estimators):
+        model = module.MLPClassifier(solver=solver, batch_size=len(X), max_iter=10,
+                                     hidden_layer_sizes=(10,), learning_rate_init=0.01,
+                                     alpha=0.01, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            fitted.append(model.fit(X, y, sample_weight=weights))
+    assert_same_fit(*fitted, 1e-6 if solver == "lbfgs" else 1e-10,
+                    f"solver={solver},sample_weight,full batch")

@@ -26,22 +26,10 @@ from sklearn.utils.estimator_checks import (
 from fastnn import callbacks
 from fastnn.estimators import MLPClassifier, MLPRegressor
 
-WEIGHTING = ("fastnn weights each sample over the training rows' mean weight in every batch, "
-             "not over the batch's summed weight as scikit-learn does, so a weight of 2 is not "
-             "a repeated row for the stochastic solvers (test_lbfgs_weights_are_repeated_rows "
-             "holds the full-batch case, where the two weightings agree)")
-
-
-def expected_failures(estimator):
-    return {"check_sample_weight_equivalence_on_dense_data": WEIGHTING,
-            "check_sample_weight_equivalence_on_sparse_data": WEIGHTING}
-
-
 # max_iter=100 is what scikit-learn's own test suite gives its MLPs for these checks; on the
 # checks' small data sets 100 epochs end before tol is met, as they do for scikit-learn's.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)],
-                         expected_failed_checks=expected_failures)
+@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -50,7 +38,8 @@ def test_sklearn_estimator_checks(estimator, check):
     solver="lbfgs")], ids=["classifier", "regressor"])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_lbfgs_weights_are_repeated_rows(estimator):
-    """The sample-weight checks the stochastic solvers are excused from, on a full batch."""
+    """The sample-weight checks again with the full-batch solver (the checks above run
+    Adam, whose batches are full ones on the checks' data too)."""
     name = type(estimator).__name__
     check_sample_weight_equivalence_on_dense_data(name, estimator)
     check_sample_weight_equivalence_on_sparse_data(name, estimator)
