@@ -53,6 +53,14 @@ _FITTED = ("n_features_in_", "feature_names_in_", "n_layers_", "n_outputs_", "ou
            "n_iter_", "t_", "classes_", "_label_binarizer")
 
 
+def _keep_parameters(estimator, arguments):
+    """Store an ``__init__``'s ``arguments`` (its ``locals()``) unchanged, as scikit-learn's
+    estimators do: checking them is ``fit``'s job."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class _FastMLP(BaseEstimator):
     """What the classifier and the regressor share: scikit-learn's
     ``BaseMultilayerPerceptron``, its training done by ``fastnn.mlp_solvers``."""
@@ -111,12 +119,9 @@ class _FastMLP(BaseEstimator):
                                  f"{self.solver} is not stochastic.")
         return True
 
-    def _partial_fit(self, X, y, sample_weight):
-        self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=True, callbacks=None)
-
-    def _fit(self, X, y, sample_weight, incremental, callbacks):
-        """scikit-learn's ``_fit``, training a copy and keeping it only if it succeeds."""
+    def _fit(self, X, y, sample_weight, incremental, callbacks, encoder=None):
+        """scikit-learn's ``_fit``, training a copy and keeping it only if it succeeds
+        (``encoder``: a first ``partial_fit``'s label binarizer, fitted on its classes)."""
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
         if np.any(np.array(sizes) <= 0):
@@ -124,7 +129,7 @@ class _FastMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
-        X, Y, encoder = self._validate_input(X, y, incremental, reset=first_pass)
+        X, Y, encoder = self._validate_input(X, y, incremental, first_pass, encoder)
         weights = self._sample_weights(sample_weight, X, y if encoder is None else
                                        encoder.inverse_transform(Y))
         layer_units = [X.shape[1], *sizes, Y.shape[1]]
@@ -290,38 +295,29 @@ class MLPClassifier(ClassifierMixin, _FastMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  class_weight=None, n_jobs=None):
-        self.hidden_layer_sizes, self.activation, self.solver = (hidden_layer_sizes, activation,
-                                                                 solver)
-        self.alpha, self.batch_size, self.learning_rate = alpha, batch_size, learning_rate
-        self.learning_rate_init, self.power_t, self.max_iter = (learning_rate_init, power_t,
-                                                                max_iter)
-        self.shuffle, self.random_state, self.tol = shuffle, random_state, tol
-        self.verbose, self.warm_start, self.momentum = verbose, warm_start, momentum
-        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
-        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
-        self.epsilon, self.n_iter_no_change, self.max_fun = epsilon, n_iter_no_change, max_fun
-        self.class_weight, self.n_jobs = class_weight, n_jobs
+        _keep_parameters(self, locals())
 
-    def _validate_input(self, X, y, incremental, reset):
-        """scikit-learn's checks, its label binarizer fitted on a first pass; the inputs
-        dense, the targets as its boolean indicator matrix."""
+    def _validate_input(self, X, y, incremental, reset, encoder):
+        """scikit-learn's checks, its label binarizer fitted on a first pass (unless one is
+        given); the inputs dense, the targets as its boolean indicator matrix."""
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if encoder is None and (not hasattr(self, "classes_")
+                                or (not self.warm_start and not incremental)):
             encoder = LabelBinarizer().fit(y)
         else:
-            encoder = self._label_binarizer
+            encoder = self._label_binarizer if encoder is None else encoder
             classes = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(classes) != set(self.classes_):
                     raise ValueError(f"warm_start can only be used where `y` has the same "
                                      f"classes as in the previous call to fit. Previously got "
                                      f"{self.classes_}, `y` has {classes}")
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            elif len(np.setdiff1d(classes, encoder.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                                 f"{self.classes_}. 'y' has {classes}.")
+                                 f"{encoder.classes_}. 'y' has {classes}.")
         Y = encoder.transform(y).astype(bool)
         return self._dense(X), Y, encoder
 
@@ -346,17 +342,17 @@ class MLPClassifier(ClassifierMixin, _FastMLP):
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``X`` and ``y``, continuing the fitted model and its optimizer.
         ``classes`` (every label ``y`` may hold) is needed on the first call."""
+        self._validate_params()
+        encoder = None
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel")
-                                      else classes)
-            self.classes_ = self._label_binarizer.classes_
+            encoder = LabelBinarizer().fit(y if type_of_target(y).startswith("multilabel")
+                                           else classes)
         elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
             raise ValueError(f"`classes={list(classes)!r}` is not the same as on the first call "
                              f"to partial_fit, was: {list(self.classes_)!r}")
-        return self._partial_fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=True, callbacks=None, encoder=encoder)
 
     def predict(self, X):
         """The predicted class labels."""
@@ -403,20 +399,9 @@ class MLPRegressor(RegressorMixin, _FastMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  n_jobs=None):
-        self.loss = loss
-        self.hidden_layer_sizes, self.activation, self.solver = (hidden_layer_sizes, activation,
-                                                                 solver)
-        self.alpha, self.batch_size, self.learning_rate = alpha, batch_size, learning_rate
-        self.learning_rate_init, self.power_t, self.max_iter = (learning_rate_init, power_t,
-                                                                max_iter)
-        self.shuffle, self.random_state, self.tol = shuffle, random_state, tol
-        self.verbose, self.warm_start, self.momentum = verbose, warm_start, momentum
-        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
-        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
-        self.epsilon, self.n_iter_no_change, self.max_fun = epsilon, n_iter_no_change, max_fun
-        self.n_jobs = n_jobs
+        _keep_parameters(self, locals())
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, encoder):
         if self.loss == "poisson":
             raise ValueError("loss='poisson' is not built in fastnn yet (it needs an exponential "
                              "output in the kernels); use loss='squared_error'.")
@@ -444,7 +429,8 @@ class MLPRegressor(RegressorMixin, _FastMLP):
     @available_if(_FastMLP._check_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X`` and ``y``, continuing the fitted model and its optimizer."""
-        return self._partial_fit(X, y, sample_weight)
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True, callbacks=None)
 
     def predict(self, X):
         """The predicted values (1-D for one output)."""

@@ -220,6 +220,10 @@ def test_refusals_follow_sklearn(digits):
         small().fit(X_nan, y)
     with pytest.raises(ValueError, match="classes must be passed"):
         small().partial_fit(X, y)
+    untouched = small()
+    with pytest.raises(ValueError, match="NaN"):
+        untouched.partial_fit(X_nan, y, classes=np.arange(10))
+    assert not hasattr(untouched, "classes_")  # the first call's classes are kept only on success
     model = small(solver="sgd").partial_fit(X, y % 5, classes=np.arange(5))
     with pytest.raises(ValueError, match="classes not in"):
         model.partial_fit(X, y)
