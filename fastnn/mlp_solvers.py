@@ -190,7 +190,7 @@ class StochasticFit:
             progress.learning_rate = float(network.lr)
             if settings["shuffle"]:
                 sample_idx = shuffled(sample_idx, random_state=self.random_state)
-            progress.loss = self._train_epoch(trainer, sample_idx) / len(self.X)
+            progress.loss = np.float64(self._train_epoch(trainer, sample_idx) / len(self.X))
             progress.n_iter += 1
             progress.t += len(self.X)
             progress.loss_curve.append(progress.loss)
@@ -339,7 +339,7 @@ class FullBatchObjective:
         loss = total / n_samples * self.loss_scale + 0.5 * penalty * squares
         grad = self.grad.astype(np.float64)
         grad[self.weight_mask] += penalty * params[self.weight_mask]
-        return float(loss), grad
+        return np.float64(loss), grad
 
 
 def fit_lbfgs(objective, max_iter, max_fun, tol):
@@ -365,4 +365,4 @@ def fit_lbfgs(objective, max_iter, max_fun, tol):
     network.params[...] = result.x
     if not np.isfinite(network.params).all():
         raise ValueError(NON_FINITE_MESSAGE)
-    return n_iter, float(result.fun)
+    return n_iter, result.fun
