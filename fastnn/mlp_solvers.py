@@ -27,6 +27,7 @@ from sklearn.utils import shuffle as shuffled
 from . import config, optimizers
 from ._data import sample_factors
 from .callbacks import check_callbacks
+from .settings import check_rate
 from .backends.cpu import CPUTrainer, block_buffers, kernel_errors, threads_for
 from .kernels import loss_and_gradient, loss_and_gradient_threaded
 from .kernels.optimizers import KINGMA_ADAM, MOMENTUM, NESTEROV, squared_weights
@@ -96,9 +97,9 @@ class StochasticFit:
     the encoded targets (a boolean indicator matrix for classifiers), ``weights`` None or each
     sample's weight; ``random_state`` the ``RandomState`` the fit draws from, after the
     initial weights; ``score`` maps ``(outputs, Y, weights)`` of validation rows to their
-    score (accuracy or R², as ``_score`` computes it), named ``score_name``; ``loss_scale`` converts fastnn's summed
-    loss to scikit-learn's (``1 / n_outputs`` for squared error, whose loss it averages over
-    the outputs); ``callbacks`` are ``fastnn.callbacks`` objects.
+    score (accuracy or R², as ``_score`` computes it), named ``score_name``; ``loss_scale``
+    converts fastnn's summed loss to scikit-learn's (``1 / n_outputs`` for squared error,
+    whose loss it averages over the outputs); ``callbacks`` are ``fastnn.callbacks`` objects.
     """
 
     def __init__(self, settings, progress, X, Y, weights, random_state, *, incremental, score,
@@ -127,6 +128,10 @@ class StochasticFit:
         self.alpha = settings["alpha"] / (1.0 if weights is None else float(weights.mean()))
         self.batch_size = self._batch_size(len(X))
         self.callbacks = check_callbacks(callbacks, self.record_names())
+        self.optimizer = {**optimizers.kernel_settings(
+            settings["solver"], settings["momentum"], settings["nesterovs_momentum"],
+            settings["beta_1"], settings["beta_2"], settings["epsilon"]), "adam_form": KINGMA_ADAM}
+        self.momentum = self.optimizer["code"] in (MOMENTUM, NESTEROV)
 
     def _batch_size(self, n_samples):
         """scikit-learn's batch size for ``n_samples`` training rows, clipped with its
@@ -145,18 +150,13 @@ class StochasticFit:
         Raises ``ValueError`` at a non-finite loss, leaving the progress half-trained: the
         caller keeps its own copy."""
         settings, progress, network = self.settings, self.progress, self.progress.network
-        state, dtype = progress.state, network.dtype
-        code = optimizers.kernel_settings(settings["solver"], settings["momentum"],
-                                          settings["nesterovs_momentum"], settings["beta_1"],
-                                          settings["beta_2"], settings["epsilon"])
-        alpha = self.alpha
+        dtype, alpha = network.dtype, self.alpha
         trainer = CPUTrainer(
             network.params, network.layout, self.X, self.Y.astype(dtype), loss_code=self.loss_code,
-            factors=sample_factors(self.weights, len(self.X), dtype), state=state,
-            optimizer={**code, "adam_form": KINGMA_ADAM}, l1=0.0, l2=alpha / self.batch_size,
+            factors=sample_factors(self.weights, len(self.X), dtype), state=progress.state,
+            optimizer=self.optimizer, l1=0.0, l2=alpha / self.batch_size,
             batch_size=self.batch_size, n_jobs=settings["n_jobs"], sparse_inputs="auto",
             sum_squares=alpha > 0)
-        self.momentum = code["code"] in (MOMENTUM, NESTEROV)
         best_params = network.params.copy()
         network.stop_training = False
         for callback in self.callbacks:
@@ -179,6 +179,8 @@ class StochasticFit:
         return ["loss", "lr"] + score_names(self.validation, None, self.score_name)
 
     def _epochs(self, trainer, best_params):
+        """``_fit_stochastic``'s loop over epochs, with the callbacks' hooks around each;
+        ``best_params`` receives the best epoch's weights under early stopping."""
         settings, progress, network = self.settings, self.progress, self.progress.network
         sample_idx = np.arange(len(self.X), dtype=int)
         progress.n_iter = 0
@@ -187,6 +189,7 @@ class StochasticFit:
             network.lr = progress.learning_rate
             for callback in self.callbacks:
                 callback.on_epoch_begin(epoch, network)
+            check_rate("a callback's lr", network.lr, network.dtype.type, allow_zero=False)
             progress.learning_rate = float(network.lr)
             if settings["shuffle"]:
                 sample_idx = shuffled(sample_idx, random_state=self.random_state)
