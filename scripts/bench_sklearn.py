@@ -27,7 +27,8 @@ over many per-sample Adam steps and over L-BFGS's iterations (reported, not asse
 
 Libraries keep their default thread counts unless ``--threads`` caps the BLAS and OpenMP
 pools (threadpoolctl): scikit-learn multiplies its matrices with BLAS, fastnn's estimators
-train on one thread of their own kernels. On a busy machine, BLAS threads that wait for a core
+train on one thread of their own kernels, or with ``n_jobs=-1`` (the third contender) cut each
+batch of at least twice ``fastnn.config.MIN_PART_ROWS`` rows into parts computed side by side. On a busy machine, BLAS threads that wait for a core
 slow scikit-learn's fits by up to tens of times.
 
 Benchmark commands are run without the OpenBLAS overrides a shell may carry, so that OpenBLAS
@@ -59,7 +60,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from fastnn.datasets import load_mnist
 from fastnn.estimators import MLPClassifier
 
-CONTENDERS = {"fastnn": MLPClassifier, "scikit-learn": SklearnMLPClassifier}
+# fastnn's default trains on one thread; n_jobs=-1 computes each batch's parts on all cores,
+# as scikit-learn's BLAS multiplies its matrices on all of them.
+CONTENDERS = {"fastnn": MLPClassifier, "fastnn -1": functools.partial(MLPClassifier, n_jobs=-1),
+              "scikit-learn": SklearnMLPClassifier}
 SETTINGS = dict(hidden_layer_sizes=(100,), activation="relu", random_state=0, tol=0.0)
 BATCH_SIZES = (1, 32, 200)
 EPOCHS = 10
@@ -72,8 +76,9 @@ LEGEND = """\
 fit seconds: median (min-max) of {repeats} interleaved rounds, the library fitting first
 alternating by round; fastnn fitted every row once beforehand, so Numba's compilation is not
 timed. iters: epochs (L-BFGS: iterations) run, fastnn/scikit-learn where they differ; ratio:
-median of the rounds' scikit-learn / fastnn; acc: accuracy on the test split; max |diff|: the
-largest difference between the two fitted models' weights and biases."""
+median of the rounds' scikit-learn / fastnn (ratio -1: / fastnn with n_jobs=-1, whose
+per-sample and small batches run serial as its default's do); acc: accuracy on the test
+split; max |diff|: the largest difference between the two fitted models' weights and biases."""
 
 
 def data_sets(quick):
@@ -113,7 +118,8 @@ def interleaved(table, sets, repeats):
     """
     for name, params in table:
         X, _, y, _ = sets[name]
-        MLPClassifier(**params).fit(X, y)
+        for contender in ("fastnn", "fastnn -1"):
+            CONTENDERS[contender](**params).fit(X, y)
     seconds = [{contender: [] for contender in CONTENDERS} for _ in table]
     models = [{} for _ in table]
     for round_ in range(repeats):
@@ -139,15 +145,16 @@ def results(table, sets, seconds, models):
     for (name, params), times, fitted in zip(table, seconds, models):
         _, X_test, _, y_test = sets[name]
         ours, theirs = fitted["fastnn"], fitted["scikit-learn"]
-        ratios = [s / f for f, s in zip(times["fastnn"], times["scikit-learn"])]
+        ratios = {contender: [s / f for f, s in zip(times[contender], times["scikit-learn"])]
+                  for contender in ("fastnn", "fastnn -1")}
         out.append({
             "data": name, "solver": params["solver"],
             "batch_size": params.get("batch_size"), "max_iter": params["max_iter"],
             "n_iter": {"fastnn": ours.n_iter_, "scikit-learn": theirs.n_iter_},
             "seconds": times,
             "median_seconds": {c: statistics.median(t) for c, t in times.items()},
-            "ratio_sklearn_over_fastnn": statistics.median(ratios),
-            "ratio_range": [min(ratios), max(ratios)],
+            "ratio_sklearn_over": {c: statistics.median(r) for c, r in ratios.items()},
+            "ratio_range": {c: [min(r), max(r)] for c, r in ratios.items()},
             "test_accuracy": {"fastnn": ours.score(X_test, y_test),
                               "scikit-learn": theirs.score(X_test, y_test)},
             "largest_coefficient_difference": largest_difference(ours, theirs),
@@ -206,8 +213,8 @@ def print_table(table_results, repeats, quick):
               f"the first {QUICK_ROWS} training rows")
     print(LEGEND.format(repeats=repeats))
     header = (f"{'data':<12}{'solver':<7}{'batch':>5}{'iters':>6}  {'fastnn s':<22}"
-              f"{'scikit-learn s':<24}{'ratio':>7}{'acc fastnn':>11}{'acc sklearn':>12}"
-              f"{'max |diff|':>11}")
+              f"{'fastnn n_jobs=-1 s':<22}{'scikit-learn s':<24}{'ratio':>7}{'ratio -1':>9}"
+              f"{'acc fastnn':>11}{'acc sklearn':>12}{'max |diff|':>11}")
     print(header)
     print("-" * len(header))
     for row in table_results:
@@ -216,8 +223,10 @@ def print_table(table_results, repeats, quick):
                 f"{iters['fastnn']}/{iters['scikit-learn']}")
         accuracy = row["test_accuracy"]
         print(f"{row['data']:<12}{row['solver']:<7}{row['batch_size'] or '-':>5}{done:>6}  "
-              f"{span(row['seconds']['fastnn']):<22}{span(row['seconds']['scikit-learn']):<24}"
-              f"{row['ratio_sklearn_over_fastnn']:6.1f}x{accuracy['fastnn']:11.4f}"
+              f"{span(row['seconds']['fastnn']):<22}{span(row['seconds']['fastnn -1']):<22}"
+              f"{span(row['seconds']['scikit-learn']):<24}"
+              f"{row['ratio_sklearn_over']['fastnn']:6.1f}x"
+              f"{row['ratio_sklearn_over']['fastnn -1']:8.1f}x{accuracy['fastnn']:11.4f}"
               f"{accuracy['scikit-learn']:12.4f}{row['largest_coefficient_difference']:11.1e}")
 
 
