@@ -226,7 +226,8 @@ class StochasticFit:
         if self.momentum and lr != progress.velocity_rate:
             self._rescale_velocity(lr)
         n_full = len(order) - len(order) % self.batch_size
-        trainer.squares[:] = 0.0
+        if trainer.squares is not None:
+            trainer.squares[:] = 0.0
         data_loss = 0.0
         for rows in (order[:n_full], order[n_full:]):
             if len(rows) == 0:
@@ -236,7 +237,7 @@ class StochasticFit:
                 if chunk.diverged_at is not None:
                     raise ValueError(NON_FINITE_MESSAGE)
                 data_loss += chunk.loss
-        penalty = 0.5 * alpha * float(trainer.squares[0]) if trainer.squares.size else 0.0
+        penalty = 0.0 if trainer.squares is None else 0.5 * alpha * float(trainer.squares[0])
         return data_loss * self.loss_scale + penalty
 
     def _rescale_velocity(self, lr):

@@ -22,7 +22,7 @@ from ..kernels import (
     train_per_sample,
     train_per_sample_optimizer,
 )
-from ..kernels.optimizers import LR, SGD, TORCH_ADAM, new_rates, set_lr
+from ..kernels.optimizers import LR, SGD, TORCH_ADAM, l1_or_none, new_rates, set_lr
 from ..kernels.views import N_OUT
 from ..threads import one_blas_thread
 from .protocol import Chunk
@@ -91,7 +91,7 @@ class CPUTrainer:
         self.rates = new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"],
                                optimizer["beta_2"], optimizer["epsilon"],
                                optimizer.get("adam_form", TORCH_ADAM))
-        self.squares = np.zeros(1 if sum_squares else 0)
+        self.squares = np.zeros(1) if sum_squares else None
         self.set_penalties(l1, l2)
         self.per_sample = self.batch_size == 1
         # Plain, unpenalised per-sample SGD has kernels of its own (zero skipping among them).
@@ -120,7 +120,7 @@ class CPUTrainer:
     def set_penalties(self, l1, l2):
         """Use the penalties ``l1`` and ``l2`` from the next epoch on."""
         dtype = self.params.dtype.type
-        self.l1, self.l2 = dtype(l1), dtype(l2)
+        self.l1, self.l2 = l1_or_none(l1, self.params.dtype), dtype(l2)
 
     def __enter__(self):
         self._held.enter_context(one_blas_thread())

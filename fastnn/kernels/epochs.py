@@ -8,9 +8,9 @@ visit; the caller draws it (shuffling happens in Python, from a seeded NumPy Gen
 weight, 1 for unweighted data), which scales that sample's loss and gradient. The optimizers'
 codes, ``rates`` and state arrays ``m`` and ``v`` are those of ``optimizers``; ``steps`` is the
 number of optimizer steps taken before the call, and the loops return it updated.
-``squares`` is empty, or one float64 to which each step adds the sum of the squared weights it
-starts from (``optimizers.squared_weights``): scikit-learn's loss counts its ``alpha``
-penalty at every step's weights.
+``squares`` is None, or a one-element float64 array to which each step adds the sum of the
+squared weights it starts from (``optimizers.squared_weights``): scikit-learn's loss counts
+its ``alpha`` penalty at every step's weights. Numba compiles the two cases apart.
 """
 
 import numpy as np
@@ -179,9 +179,10 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
         x = X[sample]
         if position == 0:
             affine(w_first, b_first, x, z_first)
+            first_squares = squared_weights(params, layout[:1])
         else:
-            update_affine(code, params, m, v, first, pending_delta, x_prev, rates, l1, l2, x,
-                          z_first)
+            first_squares = update_affine(code, params, m, v, first, pending_delta, x_prev,
+                                          rates, l1, l2, x, z_first, squares)
         loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
         if not is_finite(loss):
             return total_loss, position, steps
@@ -189,8 +190,8 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
         steps += 1
         if code == ADAM:  # its bias corrections change every step
             set_step(rates, steps)
-        if squares.size:  # every weight is now the one this sample's step starts from
-            squares[0] += squared_weights(params, layout)
+        if squares is not None:  # every weight is now the one this sample's step starts from
+            squares[0] += first_squares + squared_weights(params, layout[1:])
         for layer in range(n_layers - 1, 0, -1):
             row, prev = layout[layer], layout[layer - 1]
             a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
@@ -231,7 +232,7 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
         steps += 1
         if code == ADAM:  # its bias corrections change every step
             set_step(rates, steps)
-        if squares.size:
+        if squares is not None:
             squares[0] += squared_weights(params, layout)
         optimizer_step(code, params, grad, layout, m, v, rates, l1, l2)
         total_loss += batch_loss

@@ -141,10 +141,21 @@ def flushed(value, smallest_normal):
 def penalised(g, w, l1, l2):
     """A weight's gradient ``g`` plus the gradients of its ``l1`` and ``l2`` penalties; ``g``
     itself when there are none, so unpenalised steps do no extra arithmetic (the test is
-    the same for every weight, and LLVM lifts it out of the loop)."""
-    if l1 == 0.0 and l2 == 0.0:
-        return g
+    the same for every weight, and LLVM lifts it out of the loop).
+
+    ``l1`` is None when there is no l1 penalty (``l1_or_none``): Numba then compiles a copy
+    without the sign, whose branches slowed the l2-only loops; a second run-time test in
+    this function slowed the unpenalised ones instead."""
+    if l1 is None:
+        if l2 == 0.0:
+            return g
+        return g + l2 * w
     return g + l2 * w + l1 * np.sign(w)
+
+
+def l1_or_none(l1, dtype):
+    """The kernels' ``l1`` argument: None for no l1 penalty, else ``l1`` in ``dtype``."""
+    return None if l1 == 0 else dtype.type(l1)
 
 
 @kernel
@@ -233,9 +244,13 @@ def backprop_update(code, params, m, v, row, delta, a_in, rates, l1, l2, delta_i
 
 
 @kernel(inline="always")
-def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x, out):
+def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x, out,
+                  squares=None):
     """One step of layer ``row`` on the previous sample's gradient ``outer(delta_prev,
-    x_prev)``, then ``out = W @ x + b``, in one pass over the weights and their state.
+    x_prev)``, then ``out = W @ x + b``, in one pass over the weights and their state. Returns
+    the sum of the stepped weights' squares (scikit-learn's penalty, ``squared_weights``) when
+    ``squares`` is an array (see ``epochs``), else 0: Numba compiles the two cases apart, so
+    the test costs the loop nothing (one made at run time kept it from vectorising).
 
     The first layer's step is deferred this way, as plain SGD's is (``steps.sgd_update_affine``),
     so that each of its weights and their state are loaded and stored once per sample.
@@ -246,6 +261,7 @@ def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x,
     v_weights, v_bias = slot_views(v, row)
     for j in range(bias.size):
         bias[j] = updated(code, bias[j], delta_prev[j], m_bias, v_bias, j, values)
+    stepped_squares = np.zeros(1, weights.dtype)[0]  # the weights' dtype keeps the vector width
     for j in range(weights.shape[0]):
         d, w_row, m_row, v_row = delta_prev[j], weights[j], m_weights[j], v_weights[j]
         total = bias[j]
@@ -254,4 +270,7 @@ def update_affine(code, params, m, v, row, delta_prev, x_prev, rates, l1, l2, x,
                         i, values)
             w_row[i] = w
             total += w * x[i]
+            if squares is not None:
+                stepped_squares += w * w
         out[j] = total
+    return stepped_squares
