@@ -277,12 +277,20 @@ def report(micros, names, repeats, used_threads):
     return goals
 
 
+def benchmark_parser(doc, repeats):
+    """A benchmark script's options, its help from its docstring ``doc`` (the first paragraph
+    the description, the others but the last, its command line, the epilog), with
+    ``--repeats`` rounds (default ``repeats``)."""
+    paragraphs = doc.split("\n\n")
+    parser = argparse.ArgumentParser(description=paragraphs[0],
+                                     epilog="\n\n".join(paragraphs[1:-1]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"rounds (default {repeats})")
+    return parser
+
+
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n\n".join(__doc__.split("\n\n")[1:-1]))
-    parser.add_argument("--repeats", type=int, default=5, help="rounds (default 5)")
+    parser = benchmark_parser(__doc__, repeats=5)
     parser.add_argument("--threads", type=int,
                         help="cap BLAS, Numba and PyTorch threads (default: the libraries' own)")
     parser.add_argument("--json", type=pathlib.Path, help="write every number here")

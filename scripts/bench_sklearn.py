@@ -28,8 +28,9 @@ over many per-sample Adam steps and over L-BFGS's iterations (reported, not asse
 Libraries keep their default thread counts unless ``--threads`` caps the BLAS and OpenMP
 pools (threadpoolctl): scikit-learn multiplies its matrices with BLAS, fastnn's estimators
 train on one thread of their own kernels, or with ``n_jobs=-1`` (the third contender) cut each
-batch of at least twice ``fastnn.config.MIN_PART_ROWS`` rows into parts computed side by side. On a busy machine, BLAS threads that wait for a core
-slow scikit-learn's fits by up to tens of times.
+batch of at least twice ``fastnn.config.MIN_PART_ROWS`` rows into parts computed side by side.
+On a busy machine, BLAS threads that wait for a core slow scikit-learn's fits by up to tens of
+times.
 
 Benchmark commands are run without the OpenBLAS overrides a shell may carry, so that OpenBLAS
 picks its kernels for this CPU itself:
@@ -38,7 +39,6 @@ picks its kernels for this CPU itself:
         [--repeats 3] [--threads N] [--json results.json] [--quick]
 """
 
-import argparse
 import functools
 import json
 import os
@@ -50,7 +50,7 @@ import warnings
 import numba
 import numpy as np
 import sklearn
-from bench_peers import timed
+from bench_peers import benchmark_parser, timed
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -231,11 +231,7 @@ def print_table(table_results, repeats, quick):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n\n".join(__doc__.split("\n\n")[1:-1]))
-    parser.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
+    parser = benchmark_parser(__doc__, repeats=3)
     parser.add_argument("--threads", type=int,
                         help="cap the BLAS and OpenMP threads (default: the libraries' own)")
     parser.add_argument("--json", type=pathlib.Path, help="write the table and setup here")
