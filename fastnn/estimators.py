@@ -61,6 +61,11 @@ def _keep_parameters(estimator, arguments):
             setattr(estimator, name, value)
 
 
+def _loss_code(network):
+    """The kernels' loss for ``network``'s output, as scikit-learn computes it."""
+    return _LOSS_CODE[_SKLEARN_OUTPUT[network.output]]
+
+
 class _FastMLP(BaseEstimator):
     """What the classifier and the regressor share: scikit-learn's
     ``BaseMultilayerPerceptron``, its training done by ``fastnn.mlp_solvers``."""
@@ -104,10 +109,11 @@ class _FastMLP(BaseEstimator):
         scikit-learn instead divides each batch's gradient, and ``alpha``, by the batch's
         summed weight, which at ``batch_size=1`` undoes any weight. The two agree for a full
         batch (and ``lbfgs``); for smaller weighted batches fastnn's fit is not
-        scikit-learn's. ``callbacks`` are
-        ``fastnn.callbacks`` objects, called with ``network_`` after each epoch of the
-        stochastic solvers (records ``loss``, ``lr`` and, under early stopping, ``val_loss``
-        and ``val_accuracy`` or ``val_r2``).
+        scikit-learn's.
+
+        ``callbacks`` are ``fastnn.callbacks`` objects, called with ``network_`` around each
+        epoch of the stochastic solvers; an epoch's record holds ``loss``, ``lr`` and, under
+        early stopping, ``val_loss`` and ``val_accuracy`` or ``val_r2``.
         """
         self._validate_params()
         return self._fit(X, y, sample_weight, incremental=False, callbacks=callbacks)
@@ -130,8 +136,7 @@ class _FastMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, Y, encoder = self._validate_input(X, y, incremental, first_pass, encoder)
-        weights = self._sample_weights(sample_weight, X, y if encoder is None else
-                                       encoder.inverse_transform(Y))
+        weights = self._sample_weights(sample_weight, X, Y, encoder)
         layer_units = [X.shape[1], *sizes, Y.shape[1]]
         random_state = check_random_state(self.random_state)
         if first_pass:
@@ -160,9 +165,9 @@ class _FastMLP(BaseEstimator):
                 self.get_params(), progress, X, Y, weights, random_state,
                 incremental=incremental, score=functools.partial(self._validation_score, encoder),
                 score_name="accuracy" if is_classifier(self) else "r2",
-                loss_code=_LOSS_CODE[_SKLEARN_OUTPUT[network.output]], loss_scale=self._loss_scale(Y),
+                loss_code=_loss_code(network), loss_scale=self._loss_scale(Y),
                 is_classifier=is_classifier(self), callbacks=callbacks).run()
-        self._commit(progress, encoder, first_pass)
+        self._commit(progress, encoder)
         return self
 
     def _initial_progress(self, layer_units, dtype, encoder, random_state):
@@ -178,13 +183,13 @@ class _FastMLP(BaseEstimator):
     def _fit_lbfgs(self, progress, X, Y, weights):
         network = progress.network
         objective = FullBatchObjective(network, X, Y.astype(network.dtype), weights,
-                                       loss_code=_LOSS_CODE[_SKLEARN_OUTPUT[network.output]],
+                                       loss_code=_loss_code(network),
                                        loss_scale=self._loss_scale(Y), alpha=self.alpha,
                                        n_jobs=self.n_jobs)
         progress.n_iter, progress.loss = fit_lbfgs(objective, self.max_iter, self.max_fun,
                                                    self.tol)
 
-    def _commit(self, progress, encoder, first_pass):
+    def _commit(self, progress, encoder):
         """Make a successful fit's ``progress`` the estimator's fitted state."""
         self._progress, self.network_ = progress, progress.network
         if encoder is not None:
@@ -201,18 +206,20 @@ class _FastMLP(BaseEstimator):
             self.validation_loss_curve_ = progress.validation_losses
             self.best_validation_score_ = progress.best_validation_score
 
-    def _sample_weights(self, sample_weight, X, labels):
-        """Each sample's weight (``sample_weight`` times its class's ``class_weight``), or
-        None when neither is given."""
+    def _sample_weights(self, sample_weight, X, Y, encoder):
+        """Each sample's weight (``sample_weight`` times its class's ``class_weight``, the
+        labels decoded from ``Y`` by the classifier's ``encoder``), or None when neither is
+        given."""
         class_weight = getattr(self, "class_weight", None)
         if sample_weight is None and class_weight is None:
             return None
         weights = (np.ones(len(X)) if sample_weight is None
                    else _check_sample_weight(sample_weight, X, dtype=np.float64))
         if class_weight is not None:
+            labels = encoder.inverse_transform(Y)
             if np.ndim(labels) > 1:
                 raise ValueError("class_weight is not supported for multilabel targets.")
-            weights = weights * class_weights(class_weight, np.asarray(labels))
+            weights = weights * class_weights(class_weight, labels)
         if not weights.sum() > 0:
             raise ValueError("the sample weights must not all be zero.")
         return weights

@@ -52,6 +52,6 @@ __all__ = [
     "forward_rows", "is_finite", "log_sum_exp", "loss_and_delta", "loss_and_gradient",
     "loss_and_gradient_threaded", "loss_rows", "optimizer_step", "predict_rows", "sample_loss",
     "scale_by_derivative", "sgd_update_affine", "sgd_update_affine_sparse", "sigmoid", "softmax",
-    "softplus", "squared_weights", "train_minibatch", "train_minibatch_threaded", "train_per_sample",
-    "train_per_sample_optimizer", "update_affine",
+    "softplus", "squared_weights", "train_minibatch", "train_minibatch_threaded",
+    "train_per_sample", "train_per_sample_optimizer", "update_affine",
 ]
