@@ -17,7 +17,6 @@ import copy
 import dataclasses
 import warnings
 
-import numba
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
@@ -28,7 +27,14 @@ from . import config, optimizers
 from ._data import sample_factors
 from .callbacks import check_callbacks
 from .settings import check_rate
-from .backends.cpu import CPUTrainer, block_buffers, kernel_errors, threads_for
+from .backends.cpu import (
+    CPUTrainer,
+    block_buffers,
+    gradient_buffers,
+    kernel_errors,
+    runs_threaded,
+    threads_for,
+)
 from .kernels import loss_and_gradient, loss_and_gradient_threaded
 from .kernels.optimizers import KINGMA_ADAM, MOMENTUM, NESTEROV, squared_weights
 from .kernels.views import B_START, W_START
@@ -322,11 +328,8 @@ class FullBatchObjective:
         params, layout, dtype = network.params, network.layout, network.dtype
         sets = threads_for(n_jobs)
         self.buffers = block_buffers(layout, dtype, 3, min(len(X), config.BLOCK_ROWS), sets)
-        self.grad = np.empty_like(params)
-        self.part_grads = np.empty((sets, params.size), dtype)
-        self.part_losses = np.empty(sets)
-        self.kernel = (loss_and_gradient_threaded if sets > 1 and numba.get_num_threads() > 1
-                       else loss_and_gradient)
+        self.grad, self.part_grads, self.part_losses = gradient_buffers(params, sets)
+        self.kernel = loss_and_gradient_threaded if runs_threaded(sets) else loss_and_gradient
         self.weight_mask = np.zeros(params.size, bool)  # the penalised entries
         for row in layout:
             self.weight_mask[row[W_START]:row[B_START]] = True

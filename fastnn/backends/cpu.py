@@ -65,6 +65,18 @@ def block_buffers(layout, dtype, count, rows, sets=None):
     return [np.empty(shape, dtype) for _ in range(count)]
 
 
+def gradient_buffers(params, sets):
+    """``batch_gradient``'s outputs for ``sets`` sets of work buffers: the gradient, and each
+    part's gradient and loss."""
+    return (np.empty_like(params), np.empty((sets, params.size), params.dtype),
+            np.empty(sets))
+
+
+def runs_threaded(sets):
+    """Whether ``sets`` sets of work buffers are worth the threaded compilation of a kernel."""
+    return sets > 1 and numba.get_num_threads() > 1
+
+
 class CPUTrainer:
     """One ``fit`` call's training on the CPU, with every buffer allocated once.
 
@@ -108,9 +120,7 @@ class CPUTrainer:
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
             self.targets_batch = np.empty((staged, targets.shape[1]), dtype)
             self.factors_batch = np.empty(staged, dtype)
-            self.grad = np.empty_like(params)
-            self.part_grads = np.empty((self.sets, params.size), dtype)
-            self.part_losses = np.empty(self.sets)
+            self.grad, self.part_grads, self.part_losses = gradient_buffers(params, self.sets)
             self.min_part_rows = config.MIN_PART_ROWS
         work_per_sample = 3 * params.size
         batches_per_chunk = config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size)
@@ -119,8 +129,8 @@ class CPUTrainer:
 
     def set_penalties(self, l1, l2):
         """Use the penalties ``l1`` and ``l2`` from the next epoch on."""
-        dtype = self.params.dtype.type
-        self.l1, self.l2 = l1_or_none(l1, self.params.dtype), dtype(l2)
+        dtype = self.params.dtype
+        self.l1, self.l2 = l1_or_none(l1, dtype), dtype.type(l2)
 
     def __enter__(self):
         self._held.enter_context(one_blas_thread())
@@ -164,8 +174,7 @@ class CPUTrainer:
                 self.params, self.layout, self.X, self.targets, self.factors, rows, self.code,
                 self.rates, state.steps, self.l1, self.l2, state.m, state.v, self.loss_code,
                 self.z[0], self.a[0], self.delta[0], self.squares)
-        threaded = self.sets > 1 and numba.get_num_threads() > 1
-        kernel = train_minibatch_threaded if threaded else train_minibatch
+        kernel = train_minibatch_threaded if runs_threaded(self.sets) else train_minibatch
         return kernel(self.params, self.layout, self.X, self.targets, self.factors, rows,
                       self.code, self.rates, state.steps, self.l1, self.l2, state.m, state.v,
                       self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,

@@ -179,7 +179,7 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
         x = X[sample]
         if position == 0:
             affine(w_first, b_first, x, z_first)
-            first_squares = squared_weights(params, layout[:1])
+            first_squares = 0.0 if squares is None else squared_weights(params, layout[:1])
         else:
             first_squares = update_affine(code, params, m, v, first, pending_delta, x_prev,
                                           rates, l1, l2, x, z_first, squares)
