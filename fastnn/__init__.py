@@ -7,10 +7,16 @@ scikit-learn's estimators trained by them.
 
 from . import callbacks
 from ._version import __version__
-from .errors import DivergenceError, DivergenceWarning, ModelFileError
+from .errors import (
+    DeviceMemoryError,
+    DeviceUnavailableError,
+    DivergenceError,
+    DivergenceWarning,
+    ModelFileError,
+)
 from .estimators import MLPClassifier, MLPRegressor
 from .network import Network, load
 from .parallel import train_many
 
-__all__ = ["DivergenceError", "DivergenceWarning", "MLPClassifier", "MLPRegressor",
+__all__ = ["DeviceMemoryError", "DeviceUnavailableError", "DivergenceError", "DivergenceWarning", "MLPClassifier", "MLPRegressor",
            "ModelFileError", "Network", "__version__", "callbacks", "load", "train_many"]

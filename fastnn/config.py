@@ -81,3 +81,12 @@ def exact_kernel(func):
     inherits its caller's fast-math flags.
     """
     return numba.njit(cache=CACHE, fastmath=False, nogil=True, error_model="numpy")(func)
+
+# The CUDA backend (fastnn/cuda/). Threads per block of the per-sample epoch, which shares each
+# layer's units among them: at least a warp, and enough for the widest layers' units. The side of
+# the square tiles that the mini-batch products stage in shared memory. Rows forwarded together
+# when predicting on the device. Tests set all three small, so that several blocks, ragged tiles
+# and several row blocks are exercised on tiny networks.
+CUDA_THREADS_PER_BLOCK = 128
+CUDA_TILE = 16
+CUDA_BLOCK_ROWS = 65536

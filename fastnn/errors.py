@@ -9,6 +9,14 @@ class DivergenceWarning(RuntimeWarning):
     """Training stopped at an infinite or NaN loss or weight (``on_divergence="warn"``)."""
 
 
+class DeviceUnavailableError(RuntimeError):
+    """``device="cuda"`` was asked for where it cannot run: no numba-cuda, or no GPU."""
+
+
+class DeviceMemoryError(MemoryError):
+    """The GPU has too little free memory for a fit or a prediction; nothing was changed."""
+
+
 class ModelFileError(ValueError):
     """A file is not a fastnn network this version can read: damaged, foreign or too new."""
 
