@@ -102,8 +102,14 @@ class Network:
         (by rounding) but never on the threads free at the time. Per-sample SGD ignores it.
         Under Numba's GNU OpenMP layer (Linux's default) a process that trained with
         ``n_jobs > 1`` must not ``fork`` a child that does so again (see the README).
-    device : {"cpu"}
-        Where training and prediction run (see ``fastnn.backends``).
+    device : {"cpu", "cuda"}
+        Where training and prediction run (see ``fastnn.backends``): the CPU, or an NVIDIA GPU
+        through the ``cuda`` extra (numba-cuda), with the same semantics and the same numbers
+        to rounding. A fit copies the data and weights to the GPU once and brings the weights
+        back after each epoch; ``n_jobs`` and ``sparse_inputs`` choose CPU paths and do not
+        apply there. ``DeviceUnavailableError`` says how to install the extra where it cannot
+        run, and ``DeviceMemoryError`` is raised, the network unchanged, when the GPU has too
+        little free memory.
     sparse_inputs : {"auto", True, False}
         Whether per-sample SGD leaves zero inputs out of the first layer's work (the same SGD,
         to rounding); ``"auto"``: when at most ``config.SPARSE_INPUTS_MAX_DENSITY`` of ``X`` is
@@ -341,13 +347,15 @@ class Network:
         factors = sample_factors(weights, len(X), self._dtype)
         return X, y, factors, validation, callbacks, metric, run
 
-    def _fit(self, X, y, factors, validation, callbacks, metric, run):
+    def _fit(self, X, y, factors, validation, callbacks, metric, run, trainer_class=None):
         """Train on arguments and settings ``_checked_fit`` has checked: the optimizer's state
-        made ready, a trainer built, and the epochs run by ``training.EpochLoop``."""
+        made ready, a trainer built (of ``trainer_class``, by default the one of the device),
+        and the epochs run by ``training.EpochLoop``."""
+        trainer_class = trainer_class or get_trainer(run["device"])
         state = optimizers.state_for(self._optimizer_state, run["optimizer"], run["momentum"],
                                      run["nesterov"], self._params.size, self._dtype)
         self._optimizer_state = state
-        trainer = get_trainer(run["device"])(
+        trainer = trainer_class(
             self._params, self._layout, X, self._targets(y), loss_code=LOSSES[self._loss],
             factors=factors, state=state, optimizer=optimizers.kernel_settings(
                 *(run[name] for name in ("optimizer", "momentum", "nesterov", "beta_1",

@@ -12,11 +12,12 @@ import threading
 import numba
 
 from ._interrupt import stop_on
+from .backends import DEVICES, get_trainer
 from .settings import is_integer
 from .threads import one_blas_thread
 
 
-def train_many(networks, X, y, n_jobs=-1, **fit_params):
+def train_many(networks, X, y, n_jobs=-1, device=None, **fit_params):
     """Fit every network in ``networks`` on ``(X, y)`` concurrently; returns them as a list.
 
     Each network keeps its own settings, random stream and history, and ends with the weights
@@ -26,6 +27,13 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
     threads run at once (-1: one per core), each with one BLAS thread, as every fit runs, and
     one Numba thread: a network's own ``n_jobs`` still cuts its batches into the same parts,
     trained one after another.
+
+    ``device=None`` trains each network on its own ``device``. ``device="cuda"`` trains every
+    network on the GPU, whatever its own setting: the per-sample networks (``batch_size=1``)
+    that share a layout, dtype and loss, and train on the same rows, run together, one GPU
+    block each, in one launch per chunk of samples (a grid of settings or seeds fills the GPU
+    where one small network cannot); the others run their own GPU fits side by side. Each
+    ends with the weights its own ``fit`` on the GPU would give it; ``n_jobs`` does not apply.
 
     ``train_many`` returns, or raises, only once every worker has stopped. A fit that raises
     (a ``DivergenceError``, say) leaves the others to finish; the first error is raised after
@@ -38,23 +46,34 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
         raise ValueError("train_many takes no callbacks: a callback keeps one fit's state (an "
                          "EarlyStopping's best weights, a CSVLogger's file), so the networks "
                          "would share it; fit a network on its own to use callbacks.")
+    if device not in (None, *DEVICES):
+        raise ValueError(f"unknown device {device!r}; choose from None (each network's own), "
+                         f"{', '.join(map(repr, DEVICES))}.")
     workers = _workers(n_jobs)
     checked = {}  # X as each dtype needs it, converted once
     plans = []
     for network in networks:
         plan = network._checked_fit(checked.get(network.dtype, X), y, **fit_params)
         checked.setdefault(network.dtype, plan[0])
+        if device is not None:
+            plan[-1]["device"] = device
         plans.append(plan)
+    trainers = [None] * len(networks)
+    if device == "cuda":
+        get_trainer("cuda")  # refuses here, before any training, if CUDA cannot run
+        trainers = _gpu_groups(networks, plans)
+        workers = len(networks)  # the members of a group wait for each other
     stop = threading.Event()
     with one_blas_thread(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(_fit_on_this_thread, network, plan, stop)
-                   for network, plan in zip(networks, plans)]
+        futures = [pool.submit(_fit_on_this_thread, network, plan, trainer, stop)
+                   for network, plan, trainer in zip(networks, plans, trainers)]
         try:
             while concurrent.futures.wait(futures, timeout=0.1).not_done:
                 pass  # waking up now and then lets a pending Ctrl-C be raised here
         except KeyboardInterrupt as interrupted:
-            for future in futures:  # first, so that no waiting network starts
-                future.cancel()
+            for future, trainer in zip(futures, trainers):  # first, so that no waiting one starts
+                if future.cancel() and trainer is not None:
+                    trainer.leave()
             stop.set()
             concurrent.futures.wait(futures)
             started = sum(not future.cancelled() for future in futures)
@@ -71,6 +90,25 @@ def train_many(networks, X, y, n_jobs=-1, **fit_params):
                        f"other network finished training.")
         raise error
     return networks
+
+
+def _gpu_groups(networks, plans):
+    """For each network, the trainer of its group of per-sample networks trained together on
+    the GPU (``fastnn.cuda.many``), or None for a network that trains on its own."""
+    from .cuda.many import Group, group_key
+
+    keys = [(network.layout.tobytes(), network.dtype, network.loss, *group_key(plan))
+            if plan[-1]["batch_size"] == 1 else None for network, plan in zip(networks, plans)]
+    members = {}
+    for index, key in enumerate(keys):
+        if key is not None:
+            members.setdefault(key, []).append(index)
+    trainers = [None] * len(networks)
+    for indices in members.values():
+        group = Group(len(indices))
+        for position, index in enumerate(indices):
+            trainers[index] = group.member(position)
+    return trainers
 
 
 def _refuse_duplicates(networks):
@@ -92,13 +130,16 @@ def _workers(n_jobs):
     raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}.")
 
 
-def _fit_on_this_thread(network, plan, stop):
-    """``network._fit(*plan)`` with Numba held to the calling thread (a thread-local setting)
-    and ``stop`` standing in for Ctrl-C."""
+def _fit_on_this_thread(network, plan, trainer, stop):
+    """``network._fit(*plan)``, by ``trainer`` (a ``Group``'s member, or None for the device's
+    own), with Numba held to the calling thread (a thread-local setting) and ``stop`` standing
+    in for Ctrl-C."""
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         with stop_on(stop), network._exclusively("fit"):
-            return network._fit(*plan)
+            return network._fit(*plan, trainer_class=trainer)
     finally:
         numba.set_num_threads(threads)
+        if trainer is not None:
+            trainer.leave()  # however the fit ended, the group no longer waits for it

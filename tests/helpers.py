@@ -4,6 +4,16 @@ import numpy as np
 
 from fastnn import Network, naive
 
+# Numba's CUDA simulator runs each GPU thread as a Python thread, some 30 ms per training sample
+# on the tiny networks the tests use: tests that train on every backend take this many rows of
+# their data on the CUDA backend.
+SIMULATOR_ROWS = 48
+
+
+def rows_for(backend, n):
+    """How many of a test's ``n`` rows to train on with the ``backend`` under test."""
+    return min(n, SIMULATOR_ROWS) if backend == "cuda" else n
+
 
 def mostly_zero(X, seed=0, density=0.15):
     """``X`` with all but about ``density`` of its entries set to zero, as in images of digits:
@@ -54,7 +64,7 @@ def train_both(rng, sizes, activation, output, loss, batch_size, dtype="float64"
     Returns the fitted network, the oracle's weights and biases, and the oracle's mean loss.
     ``sparse`` trains on mostly-zero inputs with the zero-skipping first layer.
     """
-    X, y, Y = make_data(rng, sizes, output, sparse=sparse)
+    X, y, Y = make_data(rng, sizes, output, n=rows_for(device, 500), sparse=sparse)
     net = Network(sizes, activation=activation, output=output, loss=loss, lr=lr, epochs=1,
                   batch_size=batch_size, shuffle=False, seed=3, dtype=dtype, device=device,
                   sparse_inputs=sparse, **settings)

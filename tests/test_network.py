@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 import fastnn
 from fastnn import Network, config
 
-from .helpers import mostly_zero
+from .helpers import mostly_zero, rows_for
 
 
 @pytest.fixture
@@ -33,15 +33,16 @@ def test_weights_and_biases_are_views_into_params():
 
 
 def test_fit_learns_and_reports_history(blobs, backend):
-    X, y = blobs
+    X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     net = Network([5, 8, 3], lr=0.05, epochs=5, seed=0, device=backend)
-    assert net.fit(X, y, validation_data=(X[:100], y[:100])) is net
+    n_val = len(X) // 4
+    assert net.fit(X, y, validation_data=(X[:n_val], y[:n_val])) is net
     assert set(net.history) == {"loss", "seconds", "lr", "val_loss", "val_accuracy"}
     assert all(len(values) == 5 for values in net.history.values())
     assert net.history["loss"][-1] < net.history["loss"][0]
-    assert net.history["val_accuracy"][-1] == net.score(X[:100], y[:100])
-    val_proba = net.predict_proba(X[:100])
-    val_loss = -np.log(val_proba[np.arange(100), y[:100]]).mean()
+    assert net.history["val_accuracy"][-1] == net.score(X[:n_val], y[:n_val])
+    val_proba = net.predict_proba(X[:n_val])
+    val_loss = -np.log(val_proba[np.arange(n_val), y[:n_val]]).mean()
     assert net.history["val_loss"][-1] == pytest.approx(val_loss, rel=1e-12)
     assert net.score(X, y) > 0.95
     proba = net.predict_proba(X)
@@ -50,7 +51,7 @@ def test_fit_learns_and_reports_history(blobs, backend):
 
 
 def test_fit_continues_from_current_weights(blobs, backend):
-    X, y = blobs
+    X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     twice = Network([5, 8, 3], epochs=1, seed=0, device=backend).fit(X, y).fit(X, y)
     once = Network([5, 8, 3], epochs=2, seed=0, device=backend).fit(X, y)
     np.testing.assert_array_equal(twice.params, once.params)
@@ -58,7 +59,7 @@ def test_fit_continues_from_current_weights(blobs, backend):
 
 
 def test_same_seed_gives_bit_identical_weights(blobs, backend):
-    X, y = blobs
+    X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     first, second = (Network([5, 8, 3], epochs=3, seed=7, device=backend).fit(X, y)
                      for _ in range(2))
     np.testing.assert_array_equal(first.params, second.params)
@@ -105,11 +106,10 @@ def test_target_stops_training_early():
     assert all(score < 0.975 for score in net.history["roc_auc"][:-1])
 
 
-def test_regression_with_identity_output(rng, backend):
+def test_regression_with_identity_output(rng):
     X = rng.normal(size=(500, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
-    net = Network([3, 8, 1], activation="tanh", output="identity", lr=0.01, epochs=20, seed=0,
-                  device=backend)
+    net = Network([3, 8, 1], activation="tanh", output="identity", lr=0.01, epochs=20, seed=0)
     assert net.loss == "squared_error"
     assert net.fit(X, y).score(X, y) > 0.95
     assert net.predict(X).shape == (500,)
@@ -121,7 +121,7 @@ def test_regression_with_identity_output(rng, backend):
 def test_huge_inputs_train_without_warnings(blobs, backend, activation, output, batch_size,
                                             dtype):
     # pytest runs with warnings as errors (pyproject.toml), so any overflow warning fails here.
-    X, y = blobs
+    X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     y = y % 2 if output == "sigmoid" else y
     n_out = 1 if output == "sigmoid" else 3
     net = Network([5, 6, n_out], activation=activation, output=output, epochs=2, seed=0,

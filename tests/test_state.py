@@ -11,6 +11,8 @@ from sklearn.datasets import make_blobs
 
 from fastnn import Network
 
+from .helpers import rows_for
+
 
 @pytest.fixture
 def blobs():
@@ -38,7 +40,7 @@ COPIES = {"pickle": lambda net, _: _pickled(net), "deepcopy": lambda net, _: _de
 @pytest.mark.parametrize("batch_size", [1, 16])
 def test_a_copy_trains_its_own_views_exactly_as_the_original(blobs, tmp_path, backend, how,
                                                               batch_size):
-    X, y = blobs
+    X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     net = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size, device=backend)
     net.fit(X, y)  # the copy takes over mid-stream: the shuffling generator has moved on
     clone = COPIES[how](net, tmp_path)

@@ -9,6 +9,10 @@ one thread in index order, so the results do not depend on the launch and need n
 The rows of the first layer's input are read through the epoch's order, so no batch is
 gathered.
 
+Shared memory is dynamic (sized at launch) throughout: Numba's simulator gives every thread of
+a block the same dynamic buffer, whereas it makes a static shared array when the first thread
+asks for it, unlocked, so two threads could be handed different arrays.
+
 A training batch runs as a sequence of launches on one stream. ``status[0]`` set means that
 an earlier batch of the call diverged: every later launch returns at once, so the host reads
 the outcome once per call (``result``: summed loss, the diverging batch's start or -1, steps).
@@ -36,8 +40,6 @@ from .device import (
 
 # What ``product`` does with a finished sum (see ``product_kernel``).
 FORWARD, BACKPROP, GRADIENT = range(3)
-# Threads of the single block that adds up a batch's losses; a power of two.
-SUM_THREADS = 256
 
 
 @functools.cache
@@ -63,8 +65,8 @@ def product_kernel(dtype, tile):
                 out, out_off, out_sp, mode, bias, bias_off, code, twin):
         if status[0] != 0:
             return
-        a_tile = cuda.shared.array((tile, tile), shared_type)
-        b_tile = cuda.shared.array((tile, tile), shared_type)
+        tiles = cuda.shared.array(0, shared_type)  # launched with 2 * tile * tile elements
+        a_tile, b_tile = tiles[:tile * tile], tiles[tile * tile:]
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         p, q = cuda.blockIdx.y * tile + ty, cuda.blockIdx.x * tile + tx
         total = zero
@@ -72,18 +74,18 @@ def product_kernel(dtype, tile):
             k = k0 + tx
             if p < P and k < K:
                 row = a_rows[p] if a_rows.size > 0 else p
-                a_tile[ty, tx] = a[a_off + row * a_sp + k * a_sk]
+                a_tile[ty * tile + tx] = a[a_off + row * a_sp + k * a_sk]
             else:
-                a_tile[ty, tx] = 0.0
+                a_tile[ty * tile + tx] = 0.0
             k = k0 + ty
             if k < K and q < Q:
                 row = b_rows[k] if b_rows.size > 0 else k
-                b_tile[ty, tx] = b[b_off + row * b_sk + q * b_sq]
+                b_tile[ty * tile + tx] = b[b_off + row * b_sk + q * b_sq]
             else:
-                b_tile[ty, tx] = 0.0
+                b_tile[ty * tile + tx] = 0.0
             cuda.syncthreads()
             for kk in range(min(tile, K - k0)):
-                total += a_tile[ty, kk] * b_tile[kk, tx]
+                total += a_tile[ty * tile + kk] * b_tile[kk * tile + tx]
             cuda.syncthreads()
         if p < P and q < Q:
             o = out_off + p * out_sp + q
@@ -133,18 +135,25 @@ def output_kernel(dtype):
     return output_rows
 
 
+def add_rows(values, n, sums, index, threads):
+    """``sums[index] = sum(values[:n])`` for ``n`` float64 values, by ``sum_rows`` on one block
+    of the largest power of two of threads up to ``threads``."""
+    threads = 1 << (threads.bit_length() - 1)
+    sum_rows[1, threads, 0, threads * 8](values, n, sums, index)
+
+
 @cuda.jit
 def sum_rows(values, n, sums, index):
-    """``sums[index] = sum(values[:n])`` by one block of ``SUM_THREADS``: strided partial sums,
-    then a tree in shared memory, always paired alike."""
-    partial = cuda.shared.array(SUM_THREADS, numba.float64)
-    t = cuda.threadIdx.x
+    """``sums[index] = sum(values[:n])`` by one block, whose size is a power of two: strided
+    partial sums, then a tree in shared memory, always paired alike."""
+    partial = cuda.shared.array(0, numba.float64)  # one element per thread
+    t, n_threads = cuda.threadIdx.x, cuda.blockDim.x
     total = 0.0
-    for k in range(t, n, SUM_THREADS):
+    for k in range(t, n, n_threads):
         total += values[k]
     partial[t] = total
     cuda.syncthreads()
-    width = SUM_THREADS // 2
+    width = n_threads // 2
     while width > 0:
         if t < width:
             partial[t] += partial[t + width]
@@ -211,6 +220,7 @@ class BatchKernels:
     def __init__(self, layout, d_layout, dtype, rows, tile, threads):
         self.layout, self.d_layout, self.rows = layout, d_layout, rows
         self.tile, self.threads = tile, threads
+        self.itemsize = np.dtype(dtype).itemsize
         self.product = product_kernel(np.dtype(dtype), tile)
         self.output_rows = output_kernel(np.dtype(dtype))
         self.no_rows = cuda.to_device(np.zeros(0, np.int64))
@@ -220,7 +230,8 @@ class BatchKernels:
         grid = (blocks_for(n_q, self.tile), blocks_for(n_p, self.tile))
         a, a_off, a_rows, a_sp, a_sk, b, b_off, b_rows, b_sk, b_sq, rest = (
             *operands[:10], operands[10:])
-        self.product[grid, (self.tile, self.tile)](status, a, a_off, a_rows, a_sp, a_sk, b,
+        shared = 2 * self.tile * self.tile * self.itemsize
+        self.product[grid, (self.tile, self.tile), 0, shared](status, a, a_off, a_rows, a_sp, a_sk, b,
                                                    b_off, b_rows, b_sk, b_sq, n_p, n_q, n_k,
                                                    *rest)
 

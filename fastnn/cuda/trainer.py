@@ -12,10 +12,13 @@ per-sample launch with one block per network: one network for a ``fit``, or a wh
 ``train_many`` (``fastnn.cuda.many``).
 """
 
+import threading
 import time
+import warnings
 
 import numpy as np
 from numba import cuda
+from numba.cuda.core.config import ENABLE_CUDASIM
 
 from .. import config
 from .. import layout as lay
@@ -23,8 +26,41 @@ from ..backends.protocol import Chunk
 from ..errors import DeviceMemoryError
 from ..kernels.optimizers import LR, TORCH_ADAM, new_rates, uses_slots
 from ..kernels.views import N_IN, N_OUT
-from .batches import SUM_THREADS, BatchKernels, finish_batch, sum_rows
+from .batches import BatchKernels, add_rows, finish_batch
 from .per_sample import per_sample_kernel, shared_bytes
+
+
+class _Launches:
+    """Context for launches (``launches``). On a GPU, overflow gives infinity and 0/0 NaN
+    silently, and both are noticed as divergence. Numba's simulator computes with NumPy
+    scalars, which warn, in threads of its own that ``np.errstate`` does not reach, so their
+    RuntimeWarnings are ignored instead; and since it swaps a fake ``cuda`` module into the
+    kernels' modules while one runs, where host code of theirs would meet it, the device work
+    of several threads (``train_many``) is done one thread at a time."""
+
+    def __init__(self):
+        self.lock, self.depth, self.quiet = threading.RLock(), 0, None
+
+    def __enter__(self):
+        if ENABLE_CUDASIM:
+            self.lock.acquire()
+            if self.depth == 0:
+                self.quiet = warnings.catch_warnings()
+                self.quiet.__enter__()
+                warnings.simplefilter("ignore", RuntimeWarning)
+            self.depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        if ENABLE_CUDASIM:
+            self.depth -= 1
+            if self.depth == 0:
+                self.quiet.__exit__(*exc_info)
+            self.lock.release()
+        return False
+
+
+launches = _Launches()
 
 
 def free_device_memory():
@@ -127,10 +163,14 @@ class CUDATrainer:
         self.penalties = np.array([l1, l2], dtype)
         self.per_sample = self.batch_size == 1
         self.chunk = chunk_samples(params.size, self.batch_size)
-        self.device = None
+        self.device, self.row = None, 0  # the network's row of the device's stacked arrays
         self._inputs = {}  # validation inputs copied to the device, by id
 
     def __enter__(self):
+        with launches:
+            return self._enter()
+
+    def _enter(self):
         slots = uses_slots(self.code)
         rows = 0 if self.per_sample else self.batch_size
         units = lay.n_units(self.layout)
@@ -163,24 +203,28 @@ class CUDATrainer:
             self._inputs.clear()
         return False
 
+    def _on_device(self, stacked):
+        """The network's ``(1, n)`` row of one of the device's stacked arrays."""
+        return stacked[self.row:self.row + 1]
+
     def _push(self):
         """Send the host's weights and optimizer state to the device."""
         device, state = self.device, self.state
-        device.d_params.copy_to_device(self.params[None])
-        if state.m.size:
-            device.d_m.copy_to_device(state.m[None])
-        if state.v.size:
-            device.d_v.copy_to_device(state.v[None])
+        with launches:
+            self._on_device(device.d_params).copy_to_device(self.params[None])
+            for host, stacked in ((state.m, device.d_m), (state.v, device.d_v)):
+                if host.size:
+                    self._on_device(stacked).copy_to_device(host[None])
         self._synced[...] = self.params
 
     def _pull(self):
         """Bring the device's weights and optimizer state back into the host's arrays."""
         device, state = self.device, self.state
-        self.params[...] = device.d_params.copy_to_host()[0]
-        if state.m.size:
-            state.m[...] = device.d_m.copy_to_host()[0]
-        if state.v.size:
-            state.v[...] = device.d_v.copy_to_host()[0]
+        with launches:
+            self.params[...] = self._on_device(device.d_params).copy_to_host()[0]
+            for host, stacked in ((state.m, device.d_m), (state.v, device.d_v)):
+                if host.size:
+                    host[...] = self._on_device(stacked).copy_to_host()[0]
         self._synced[...] = self.params
 
     def epoch(self, order, lr):
@@ -189,17 +233,11 @@ class CUDATrainer:
         after each; stops after one that diverged."""
         if not np.array_equal(self.params, self._synced):  # changed on the host since
             self._push()
-        self.rates[LR] = lr
-        self.device.d_rates.copy_to_device(self.rates[None])
-        d_orders = cuda.to_device(np.ascontiguousarray(order, np.int64)[None])
+        self._begin_epoch(order, lr)
         for start in range(0, len(order), self.chunk):
             count = min(self.chunk, len(order) - start)
             began = time.perf_counter()
-            if self.per_sample:
-                loss, stopped_at, steps = self.device.train(d_orders, start, [count],
-                                                            [self.state.steps])[0]
-            else:
-                loss, stopped_at, steps = self._train_batches(d_orders[0], start, count)
+            loss, stopped_at, steps = self._train_chunk(order, start, count, lr)
             seconds = time.perf_counter() - began
             self.state.steps = int(steps)
             if stopped_at >= 0 or start + count == len(order):
@@ -210,6 +248,21 @@ class CUDATrainer:
                 return
             self.state.samples += count
             yield Chunk(count, float(loss), seconds, None)
+
+    def _begin_epoch(self, order, lr):
+        """Send the epoch's rate and order to the device."""
+        self.rates[LR] = lr
+        with launches:
+            self.device.d_rates.copy_to_device(self.rates[None])
+            self._d_orders = cuda.to_device(np.ascontiguousarray(order, np.int64)[None])
+
+    def _train_chunk(self, order, start, count, lr):
+        """``order[start:start + count]`` trained: (summed loss, stop position in the chunk
+        or -1, steps)."""
+        with launches:
+            if self.per_sample:
+                return self.device.train(self._d_orders, start, [count], [self.state.steps])[0]
+            return self._train_batches(self._d_orders[0], start, count)
 
     def _train_batches(self, d_order, start, count):
         """Consecutive batches of ``order[start:start + count]``, each a sequence of launches;
@@ -228,7 +281,7 @@ class CUDATrainer:
             kernels.output(self.d_status, self.d_Z, self.d_A, self.d_D, self.loss_code,
                            device.d_targets, rows, device.d_factors, n, 1.0 / n,
                            self.d_row_losses)
-            sum_rows[1, SUM_THREADS](self.d_row_losses, n, self.d_sums, 0)
+            add_rows(self.d_row_losses, n, self.d_sums, 0, config.CUDA_THREADS_PER_BLOCK)
             finish_batch[1, 1](self.d_status, self.d_sums, first, self.state.steps + batch + 1,
                                self.code, rates, self.d_result)
             kernels.backward(self.d_status, params, X, rows, n, self.d_A, self.d_D, self.d_grad)
@@ -259,24 +312,35 @@ class CUDATrainer:
         return self.loss_and_outputs(X, None)[1]
 
     def loss_and_outputs(self, X, targets):
+        with launches:
+            return self._loss_and_outputs(X, targets)
+
+    def _loss_and_outputs(self, X, targets):
         d_targets = None if targets is None else self._device_inputs(targets)
-        total, out = _forward_blocks(self.device.d_params[0], self.layout, self.device.d_layout,
+        device = self.device
+        total, out = _forward_blocks(device.d_params[self.row], self.layout, device.d_layout,
                                      self._device_inputs(X), len(X), d_targets, self.loss_code)
         return (None if targets is None else total / len(X)), out
 
     @classmethod
     def predict(cls, params, layout, X):
-        rows = min(len(X), config.CUDA_BLOCK_ROWS)
-        check_free_memory((params.size + rows * (X.shape[1] + 3 * lay.n_units(layout)))
-                          * params.dtype.itemsize, f"predicting {len(X):,} rows on the GPU")
-        out = np.empty((len(X), layout[-1][N_OUT]), params.dtype)
-        d_params, d_layout = cuda.to_device(params), cuda.to_device(layout)
-        for first in range(0, len(X), rows):
-            block = X[first:first + rows]
-            out[first:first + len(block)] = _forward_blocks(d_params, layout, d_layout,
-                                                            to_device(block), len(block), None,
-                                                            0)[1]
-        return out
+        with launches:
+            return _predict(params, layout, X)
+
+
+def _predict(params, layout, X):
+    """``CUDATrainer.predict``: ``X`` copied to the device ``config.CUDA_BLOCK_ROWS`` rows at a
+    time."""
+    rows = min(len(X), config.CUDA_BLOCK_ROWS)
+    check_free_memory((params.size + rows * (X.shape[1] + 3 * lay.n_units(layout)))
+                      * params.dtype.itemsize, f"predicting {len(X):,} rows on the GPU")
+    out = np.empty((len(X), layout[-1][N_OUT]), params.dtype)
+    d_params, d_layout = cuda.to_device(params), cuda.to_device(layout)
+    for first in range(0, len(X), rows):
+        block = X[first:first + rows]
+        out[first:first + len(block)] = _forward_blocks(d_params, layout, d_layout,
+                                                        to_device(block), len(block), None, 0)[1]
+    return out
 
 
 def _forward_blocks(d_params, layout, d_layout, d_X, n_rows, d_targets, loss_code):
@@ -291,13 +355,14 @@ def _forward_blocks(d_params, layout, d_layout, d_X, n_rows, d_targets, loss_cod
     d_row_losses, d_sums = cuda.device_array(rows, np.float64), cuda.device_array(1, np.float64)
     out = np.empty((n_rows, layout[-1][N_OUT]), dtype)
     X, total = d_X.reshape(d_X.size), 0.0
-    for first in range(0, n_rows, rows):
-        n = min(rows, n_rows - first)
-        kernels.forward(d_status, d_params, X, kernels.no_rows, first, n, d_Z, d_A)
-        if d_targets is not None:
-            kernels.output(d_status, d_Z, d_A, d_D, loss_code, d_targets[first:first + n],
-                           kernels.no_rows, kernels.no_factors, n, 1.0, d_row_losses)
-            sum_rows[1, SUM_THREADS](d_row_losses, n, d_sums, 0)
-            total += float(d_sums.copy_to_host()[0])
-        out[first:first + n] = kernels.outputs_block(d_A, n).copy_to_host().reshape(n, -1)
+    with launches:
+        for first in range(0, n_rows, rows):
+            n = min(rows, n_rows - first)
+            kernels.forward(d_status, d_params, X, kernels.no_rows, first, n, d_Z, d_A)
+            if d_targets is not None:
+                kernels.output(d_status, d_Z, d_A, d_D, loss_code, d_targets[first:first + n],
+                               kernels.no_rows, kernels.no_factors, n, 1.0, d_row_losses)
+                add_rows(d_row_losses, n, d_sums, 0, config.CUDA_THREADS_PER_BLOCK)
+                total += float(d_sums.copy_to_host()[0])
+            out[first:first + n] = kernels.outputs_block(d_A, n).copy_to_host().reshape(n, -1)
     return (total if d_targets is not None else None), out
