@@ -19,8 +19,9 @@ $(VENV)/.kernels-compiled: $(wildcard fastnn/kernels/*.py) fastnn/config.py | $(
 	find fastnn -name '*.nbi' -delete -o -name '*.nbc' -delete
 	touch $@
 
+# The CUDA backend's tests run in Numba's CUDA simulator, which must be on before numba loads.
 test: $(VENV)/.installed-test,plots,data $(VENV)/.kernels-compiled
-	$(BIN)/python -m pytest -q
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
 
 demo: $(VENV)/.installed-data,plots $(VENV)/.kernels-compiled
 	$(BIN)/python scripts/demo.py

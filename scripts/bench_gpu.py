@@ -156,6 +156,7 @@ def torch_trainer(dtype, batch_size):
 
 
 def row_name(kind, dtype):
+    """The table's name for a row, e.g. "per-sample float32"."""
     return f"{kind} {dtype}"
 
 
@@ -199,9 +200,9 @@ def results(micros, n_rows, many_rows):
 
 def print_table(table, repeats):
     """The results as an aligned text table, with what its columns mean."""
-    print(f"\none epoch of 784-128-64-10 sigmoid/softmax SGD; µs per sample (train_many: per "
-          f"sample of one network), median (min-max) of {repeats} interleaved rounds;\nsamples/s "
-          f"of fastnn cuda; ratios: medians of each round's CPU / CUDA and PyTorch / CUDA")
+    print(f"\none epoch of 784-128-64-10 sigmoid/softmax SGD, µs per sample (train_many: per "
+          f"sample of one network): median (min-max) of {repeats} interleaved rounds")
+    print("samples/s: fastnn cuda's; cpu/cuda, torch/cuda: medians of each round's time ratio")
     header = (f"{'row':<36}{'samples':>8}  {CPU:<22}{CUDA:<22}{TORCH:<22}{'samples/s':>11}"
               f"{'cpu/cuda':>9}{'torch/cuda':>11}")
     print(header)

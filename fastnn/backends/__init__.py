@@ -1,4 +1,4 @@
-"""One trainer per device behind one interface (``protocol.Trainer``), picked by name.
+"""One trainer per device behind one interface (``fastnn.protocol.Trainer``), picked by name.
 
 ``device="cpu"`` trains with the Numba kernels of ``fastnn.kernels``; ``device="cuda"`` with
 the ``numba.cuda`` twins of ``fastnn.cuda``, which are imported only when that device is asked

@@ -22,10 +22,10 @@ from ..kernels import (
     train_per_sample,
     train_per_sample_optimizer,
 )
-from ..kernels.optimizers import LR, SGD, TORCH_ADAM, l1_or_none, new_rates, set_lr
+from ..kernels.optimizers import LR, SGD, l1_or_none, rates_for, set_lr
 from ..kernels.views import N_OUT
 from ..threads import one_blas_thread
-from .protocol import Chunk
+from ..protocol import Chunk
 
 
 def kernel_errors():
@@ -86,7 +86,7 @@ class CPUTrainer:
     ``optimizer`` (its ``code`` from ``kernels.optimizers`` and its ``momentum``, ``beta_1``,
     ``beta_2`` and ``epsilon``, and optionally its ``adam_form``), ``batch_size`` (None for
     full batch), ``n_jobs`` as ``Network`` takes it, and ``sparse_inputs`` (``"auto"``, True or
-    False). Its methods are those of ``protocol.Trainer``.
+    False). Its methods are those of ``fastnn.protocol.Trainer``.
 
     With ``sum_squares``, ``squares[0]`` adds up the squared weights each step starts from (see
     ``kernels.epochs``), for scikit-learn's penalised loss; ``l1`` and ``l2`` may be changed
@@ -100,9 +100,7 @@ class CPUTrainer:
         dtype, n_samples = params.dtype, len(X)
         self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
         self.code = optimizer["code"]
-        self.rates = new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"],
-                               optimizer["beta_2"], optimizer["epsilon"],
-                               optimizer.get("adam_form", TORCH_ADAM))
+        self.rates = rates_for(optimizer, dtype)
         self.squares = np.zeros(1) if sum_squares else None
         self.set_penalties(l1, l2)
         self.per_sample = self.batch_size == 1

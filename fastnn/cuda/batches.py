@@ -42,6 +42,17 @@ from .device import (
 FORWARD, BACKPROP, GRADIENT = range(3)
 
 
+@cuda.jit(device=True)
+def _gpu_operand(array, offset, rows, row, row_stride, column, column_stride, inside):
+    """Element ``(row, column)`` of a strided operand of ``product`` (``row`` through ``rows``
+    when it is not empty), or 0 outside it (``inside`` false), which pads a ragged tile."""
+    if not inside:
+        return 0.0
+    if rows.size > 0:
+        row = rows[row]
+    return array[offset + row * row_stride + column * column_stride]
+
+
 @functools.cache
 def product_kernel(dtype, tile):
     """``out[p, q] = sum_k A[p, k] * B[k, q]`` in ``tile``-square tiles of shared memory, for
@@ -71,18 +82,10 @@ def product_kernel(dtype, tile):
         p, q = cuda.blockIdx.y * tile + ty, cuda.blockIdx.x * tile + tx
         total = zero
         for k0 in range(0, K, tile):
-            k = k0 + tx
-            if p < P and k < K:
-                row = a_rows[p] if a_rows.size > 0 else p
-                a_tile[ty * tile + tx] = a[a_off + row * a_sp + k * a_sk]
-            else:
-                a_tile[ty * tile + tx] = 0.0
-            k = k0 + ty
-            if k < K and q < Q:
-                row = b_rows[k] if b_rows.size > 0 else k
-                b_tile[ty * tile + tx] = b[b_off + row * b_sk + q * b_sq]
-            else:
-                b_tile[ty * tile + tx] = 0.0
+            a_tile[ty * tile + tx] = _gpu_operand(a, a_off, a_rows, p, a_sp, k0 + tx, a_sk,
+                                                  p < P and k0 + tx < K)
+            b_tile[ty * tile + tx] = _gpu_operand(b, b_off, b_rows, k0 + ty, b_sk, q, b_sq,
+                                                  k0 + ty < K and q < Q)
             cuda.syncthreads()
             for kk in range(min(tile, K - k0)):
                 total += a_tile[ty * tile + kk] * b_tile[kk * tile + tx]

@@ -155,7 +155,7 @@ class Member(CUDATrainer):
         return self
 
     def __exit__(self, *exc_info):
-        if self.device is not None:
+        if self.device is not None and self._device_ahead:
             self._pull()
         self.group.leave(self.index)
         return False

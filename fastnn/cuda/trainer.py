@@ -1,11 +1,11 @@
 """Training on the GPU: device-resident buffers and the launches of ``per_sample`` and ``batches``.
 
-``CUDATrainer`` is the CPU trainer's twin behind the same interface (``backends.protocol``). On
+``CUDATrainer`` is the CPU trainer's twin behind the same interface (``fastnn.protocol``). On
 entering, it copies the inputs, targets, sample factors, parameters and optimizer state to the
 device once; each epoch then sends the sample order and the rates, and the weights come back
 to the network's own arrays at the end of each epoch (so callbacks and the epoch loop see
-them) and on leaving. Weights the host changed between epochs (a callback's) are sent back
-before the next epoch trains.
+them), or on leaving an epoch cut short. Weights the host changed between epochs (a
+callback's) are sent back before the next epoch trains.
 
 ``DeviceNetworks`` holds a stack of networks of one layout on the device, trained by one
 per-sample launch with one block per network: one network for a ``fit``, or a whole group for
@@ -22,9 +22,9 @@ from numba.cuda.core.config import ENABLE_CUDASIM
 
 from .. import config
 from .. import layout as lay
-from ..backends.protocol import Chunk
+from ..protocol import Chunk
 from ..errors import DeviceMemoryError
-from ..kernels.optimizers import LR, TORCH_ADAM, new_rates, uses_slots
+from ..kernels.optimizers import LR, rates_for, uses_slots
 from ..kernels.views import N_IN, N_OUT
 from .batches import BatchKernels, add_rows, finish_batch
 from .per_sample import per_sample_kernel, shared_bytes
@@ -157,13 +157,12 @@ class CUDATrainer:
         dtype, n_samples = params.dtype, len(X)
         self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
         self.code = optimizer["code"]
-        self.rates = new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"],
-                               optimizer["beta_2"], optimizer["epsilon"],
-                               optimizer.get("adam_form", TORCH_ADAM))
+        self.rates = rates_for(optimizer, dtype)
         self.penalties = np.array([l1, l2], dtype)
         self.per_sample = self.batch_size == 1
         self.chunk = chunk_samples(params.size, self.batch_size)
         self.device, self.row = None, 0  # the network's row of the device's stacked arrays
+        self._device_ahead = False  # trained on the device since the host last had the weights
         self._inputs = {}  # validation inputs copied to the device, by id
 
     def __enter__(self):
@@ -198,7 +197,8 @@ class CUDATrainer:
 
     def __exit__(self, *exc_info):
         if self.device is not None:
-            self._pull()
+            if self._device_ahead:  # stopped mid-epoch: by Ctrl-C, say
+                self._pull()
             self.device = None
             self._inputs.clear()
         return False
@@ -226,6 +226,7 @@ class CUDATrainer:
                 if host.size:
                     host[...] = self._on_device(stacked).copy_to_host()[0]
         self._synced[...] = self.params
+        self._device_ahead = False
 
     def epoch(self, order, lr):
         """Train one epoch over ``X[order]`` at the learning rate ``lr``, one launch (or one
@@ -239,7 +240,7 @@ class CUDATrainer:
             began = time.perf_counter()
             loss, stopped_at, steps = self._train_chunk(order, start, count, lr)
             seconds = time.perf_counter() - began
-            self.state.steps = int(steps)
+            self.state.steps, self._device_ahead = int(steps), True
             if stopped_at >= 0 or start + count == len(order):
                 self._pull()
             if stopped_at >= 0:

@@ -73,6 +73,13 @@ def new_rates(dtype, lr, momentum, beta_1, beta_2, epsilon, adam_form=TORCH_ADAM
     return rates
 
 
+def rates_for(optimizer, dtype):
+    """A ``rates`` array of ``dtype`` for a trainer's ``optimizer`` settings (its
+    ``momentum``, ``beta_1``, ``beta_2``, ``epsilon`` and optional ``adam_form``), at lr 1."""
+    return new_rates(dtype, 1.0, optimizer["momentum"], optimizer["beta_1"], optimizer["beta_2"],
+                     optimizer["epsilon"], optimizer.get("adam_form", TORCH_ADAM))
+
+
 @kernel
 def set_step(rates, step):
     """Adam's bias corrections for step number ``step`` (1 for the first) into ``rates``: the

@@ -1,4 +1,4 @@
-"""What every trainer offers the network, whatever its device."""
+"""What every trainer offers the network, whatever its device (``fastnn.backends``)."""
 
 from typing import NamedTuple, Protocol
 
