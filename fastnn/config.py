@@ -34,6 +34,10 @@ SPARSE_INPUTS_MAX_DENSITY = 0.25
 # from a second thread than they pay to synchronise it. Re-tune with asv's
 # EpochMiniBatchThreads against EpochMiniBatch.
 MIN_PART_ROWS = 64
+# Per-sample SGD with ``n_jobs`` of 2 or more splits the first layer's rows between two threads
+# when each half keeps at least this many rows; a smaller layer's halves gain less than the two
+# meetings per sample cost. Re-tune with asv's EpochPerSampleTwoCores against EpochPerSample.
+MIN_SPLIT_ROWS = 32
 
 
 def kernel(func=None, **options):

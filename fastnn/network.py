@@ -99,9 +99,15 @@ class Network:
         Threads for a mini-batch step (``None``: 1; -1: Numba's ``NUMBA_NUM_THREADS``): each
         batch is cut into up to ``n_jobs`` parts of at least ``config.MIN_PART_ROWS`` rows,
         trained side by side and added in a fixed order, so the weights depend on ``n_jobs``
-        (by rounding) but never on the threads free at the time. Per-sample SGD ignores it.
-        Under Numba's GNU OpenMP layer (Linux's default) a process that trained with
-        ``n_jobs > 1`` must not ``fork`` a child that does so again (see the README).
+        (by rounding) but never on the threads free at the time. Per-sample plain SGD over
+        every input (not skipping zero inputs, no penalty) with ``n_jobs`` of 2 or more splits
+        the first layer's rows between two threads that meet twice per sample, spinning,
+        when each half keeps ``config.MIN_SPLIT_ROWS`` rows (else it trains on one): the
+        weights are those of one thread, bit for bit. That second thread is a Python thread,
+        safe to fork; but under Numba's GNU OpenMP layer (Linux's default) a process that
+        trained mini-batches with ``n_jobs > 1`` must not ``fork`` a child that does so again
+        (see the README). Spinning threads need a core each: on a machine whose cores are
+        busy, per-sample ``n_jobs=2`` is slower than one thread.
     device : {"cpu", "cuda"}
         Where training and prediction run (see ``fastnn.backends``): the CPU, or an NVIDIA GPU
         through the ``cuda`` extra (numba-cuda), with the same semantics and the same numbers

@@ -14,7 +14,7 @@ import numba
 from ._interrupt import stop_on
 from .backends import DEVICES, get_trainer
 from .settings import is_integer
-from .threads import one_blas_thread
+from .threads import one_blas_thread, one_core_per_fit
 
 
 def train_many(networks, X, y, n_jobs=-1, device=None, **fit_params):
@@ -137,7 +137,7 @@ def _fit_on_this_thread(network, plan, trainer, stop):
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        with stop_on(stop), network._exclusively("fit"):
+        with stop_on(stop), one_core_per_fit(), network._exclusively("fit"):
             return network._fit(*plan, trainer_class=trainer)
     finally:
         numba.set_num_threads(threads)

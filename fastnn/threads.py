@@ -1,4 +1,5 @@
-"""The BLAS thread count that training runs with, shared by fits that overlap in time."""
+"""The BLAS thread count that training runs with, shared by fits that overlap in time, and
+whether a fit may take a second core of its own."""
 
 import contextlib
 import functools
@@ -9,6 +10,7 @@ import threadpoolctl
 _lock = threading.Lock()
 _holders = 0  # fits (in any thread) inside one_blas_thread now
 _limiter = None  # threadpoolctl's limiter, which remembers the counts to restore
+_this_thread = threading.local()
 
 
 @functools.cache
@@ -63,3 +65,20 @@ def _controlling_blas():
     finally:
         if clear is not None:
             clear(force=True)
+
+
+@contextlib.contextmanager
+def one_core_per_fit():
+    """Context in which this thread's fits keep to one core: ``fastnn.train_many`` runs whole
+    networks side by side, so a fit's own second thread (per-sample ``n_jobs``) would only
+    take a core from another network."""
+    _this_thread.one_core = True
+    try:
+        yield
+    finally:
+        _this_thread.one_core = False
+
+
+def fits_keep_to_one_core():
+    """Whether this thread is inside ``one_core_per_fit``."""
+    return getattr(_this_thread, "one_core", False)

@@ -101,8 +101,10 @@ import sys, numba, numpy as np
 from fastnn import Network, config
 X = np.random.default_rng(0).normal(size=(600, 5)); y = (X[:, 0] > 0).astype(int)
 config.BLOCK_ROWS = 100  # the full batch is then taken in parts, one after another
+config.MIN_SPLIT_ROWS = 2  # per-sample n_jobs=2 splits the first layer between two threads
 for batch_size in (1, 128, None):
     Network([5, 4, 2], batch_size=batch_size, epochs=1, seed=0).fit(X, y)
+Network([5, 4, 2], n_jobs=2, sparse_inputs=False, epochs=1, seed=0).fit(X, y)
 if sys.argv[1] == "threads":
     Network([5, 4, 2], batch_size=128, n_jobs=2, epochs=1, seed=0).fit(X, y)
 try:
@@ -114,7 +116,8 @@ except ValueError:
 
 def test_only_threaded_training_starts_numbas_threading_layer():
     """The serial compilation of a threaded kernel never starts the threading layer, which is
-    what keeps a process that trains with the default ``n_jobs`` safe to fork."""
+    what keeps a process that trains with the default ``n_jobs`` safe to fork; per-sample
+    ``n_jobs=2`` runs its second thread as a Python thread, which starts none either."""
     def layer(mode):
         run = subprocess.run([sys.executable, "-c", THREADING_LAYER, mode], check=True,
                              capture_output=True, text=True, timeout=300)

@@ -48,6 +48,16 @@ class EpochPerSampleDenseInputs(_Epoch):
         self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=1)
         self.X = self.X * self.X.dtype.type(0.98) + self.X.dtype.type(0.01)
 
+class EpochPerSampleTwoCores(EpochPerSampleDenseInputs):
+    """``EpochPerSampleDenseInputs`` with ``n_jobs=2``: the first layer's rows split between
+    two threads that meet twice per sample, with the weights of one thread."""
+
+    def setup(self, datasets, dtype):
+        self._prepare(datasets, DIGITS_NETWORK, dtype, batch_size=1, n_jobs=2,
+                      sparse_inputs=False)
+        self.X = self.X * self.X.dtype.type(0.98) + self.X.dtype.type(0.01)
+
+
 class EpochMiniBatch(_Epoch):
     """Mini-batch SGD on the digits network: one mean-gradient step per batch."""
 

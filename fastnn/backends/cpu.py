@@ -1,11 +1,13 @@
 """Training on the CPU: the kernels of ``fastnn.kernels``, their work buffers and chunking.
 
 ``CPUTrainer`` trains the network's own parameter vector and optimizer state in place. It
-chooses between four epoch kernels: fused per-sample plain SGD (over every input, or skipping
-zero inputs in the first layer), fused per-sample steps of the other optimizers, and
-mini-batch steps, serial or with each batch's parts on Numba's threads.
+chooses between the epoch kernels: fused per-sample plain SGD (over every input, on one thread
+or with the first layer split between two, or skipping zero inputs in the first layer), fused
+per-sample steps of the other optimizers, and mini-batch steps, serial or with each batch's
+parts on Numba's threads.
 """
 
+import concurrent.futures
 import contextlib
 import time
 
@@ -21,10 +23,11 @@ from ..kernels import (
     train_minibatch_threaded,
     train_per_sample,
     train_per_sample_optimizer,
+    train_per_sample_part,
 )
 from ..kernels.optimizers import LR, SGD, l1_or_none, rates_for, set_lr
 from ..kernels.views import N_OUT
-from ..threads import one_blas_thread
+from ..threads import fits_keep_to_one_core, one_blas_thread
 from ..protocol import Chunk
 
 
@@ -55,6 +58,14 @@ def skips_zero_inputs(sparse_inputs, X):
     if sparse_inputs == "auto":
         return bool(nonzero_share(X) <= config.SPARSE_INPUTS_MAX_DENSITY)
     return bool(sparse_inputs)
+
+
+def two_core_split(layout, threads):
+    """Where per-sample SGD on ``threads`` threads splits the first layer's rows between two
+    (a multiple of 4 near half), or 0 to train on one: one thread asked for, or halves
+    smaller than ``config.MIN_SPLIT_ROWS``."""
+    split = int(layout[0][N_OUT]) // 8 * 4
+    return split if threads >= 2 and split >= config.MIN_SPLIT_ROWS else 0
 
 
 def block_buffers(layout, dtype, count, rows, sets=None):
@@ -110,6 +121,9 @@ class CPUTrainer:
         self.z, self.a, self.delta = block_buffers(
             layout, dtype, 3, min(self.batch_size, config.BLOCK_ROWS), self.sets)
         self.sparse_inputs = self.plain_sgd and skips_zero_inputs(sparse_inputs, X)
+        threads = 1 if fits_keep_to_one_core() else threads_for(n_jobs)
+        self.split = two_core_split(layout, threads) if (
+            self.plain_sgd and not self.sparse_inputs) else 0
         n_in, n_out = X.shape[1], layout[0][N_OUT]
         self.first_t = np.empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
         self.active = np.empty(n_in if self.sparse_inputs else 0, np.int64)
@@ -132,6 +146,8 @@ class CPUTrainer:
 
     def __enter__(self):
         self._held.enter_context(one_blas_thread())
+        if self.split:
+            self._partner = self._held.enter_context(concurrent.futures.ThreadPoolExecutor(1))
         return self
 
     def __exit__(self, *exc_info):
@@ -161,6 +177,9 @@ class CPUTrainer:
         """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1,
         optimizer steps taken in all)."""
         state = self.state
+        if self.split:
+            loss, stopped_at = self._train_on_two_cores(rows)
+            return loss, stopped_at, state.steps + (len(rows) if stopped_at < 0 else stopped_at)
         if self.plain_sgd:
             loss, stopped_at = train_per_sample(
                 self.params, self.layout, self.X, self.targets, self.factors, rows,
@@ -178,6 +197,18 @@ class CPUTrainer:
                       self.loss_code, self.batch_size, self.min_part_rows, self.X_batch,
                       self.targets_batch, self.factors_batch, self.z, self.a, self.delta,
                       self.grad, self.part_grads, self.part_losses, self.squares)
+
+    def _train_on_two_cores(self, rows):
+        """``train_per_sample`` over ``X[rows]`` as two threads, this one and the partner, each
+        stepping its share of the first layer (``kernels.epochs.train_per_sample_part``)."""
+        flags = np.zeros(3, np.int64)
+        arguments = (self.params, self.layout, self.X, self.targets, self.factors, rows,
+                     self.rates[LR], self.loss_code, self.z[0], self.a[0], self.delta[0])
+        partner = self._partner.submit(train_per_sample_part, *arguments, 1, self.split, flags)
+        with kernel_errors():
+            loss, stopped_at = train_per_sample_part(*arguments, 0, self.split, flags)
+        partner.result()
+        return loss, stopped_at
 
     def snapshot(self):
         return self.params.copy(), self.state.copy()

@@ -42,6 +42,7 @@ from .sparse_inputs import sgd_update_affine_sparse  # the same, skipping zero i
 # Epoch loops.
 from .epochs import sample_loss  # one sample forwarded from its first layer's product, its loss
 from .epochs import train_per_sample  # per-sample plain SGD over X[order]
+from .epochs import train_per_sample_part  # one of two threads' share of it, on two cores
 from .epochs import train_per_sample_optimizer  # per-sample steps of any optimizer
 from .epochs import train_minibatch  # mini-batch steps of any optimizer, one thread
 from .epochs import train_minibatch_threaded  # the same, each batch's parts on Numba's threads
@@ -53,5 +54,5 @@ __all__ = [
     "loss_and_gradient_threaded", "loss_rows", "optimizer_step", "predict_rows", "sample_loss",
     "scale_by_derivative", "sgd_update_affine", "sgd_update_affine_sparse", "sigmoid", "softmax",
     "softplus", "squared_weights", "train_minibatch", "train_minibatch_threaded",
-    "train_per_sample", "train_per_sample_optimizer", "update_affine",
+    "train_per_sample", "train_per_sample_optimizer", "train_per_sample_part", "update_affine",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import kernel, serial_and_threaded
 from .activations import activate, scale_by_derivative
+from .atomics import load_acquire, store_release
 from .checks import all_finite, is_finite
 from .forward import affine, forward_layers
 from .gradients import batch_gradient
@@ -34,7 +35,7 @@ from .optimizers import (
 )
 from .sparse_inputs import sgd_update_affine_sparse
 from .steps import apply_step, backprop_sgd_update, sgd_update_affine
-from .views import ACTIVATION, layer_params, layer_units
+from .views import ACTIVATION, N_OUT, layer_params, layer_units
 
 
 @kernel(inline="always")
@@ -135,6 +136,72 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
             pending_step[j] *= lr
         x_prev = x
     return total_loss, -1
+
+
+@kernel
+def train_per_sample_part(params, layout, X, Y, factors, order, lr, loss_code, z, a, delta,
+                          part, split, flags):
+    """Thread ``part`` (0 or 1) of ``train_per_sample`` on two cores, over every input.
+
+    The first layer's rows are split at ``split`` (a multiple of 4, so both halves are blocked
+    as one thread's rows are): each thread applies its rows' pending step and computes their
+    products, in its own share of the weights, which stays in its own core's cache. Thread 0
+    then does the rest of the sample (the other layers, the loss, the backward pass and the
+    first layer's next pending step) while thread 1 waits. They meet twice per sample on the
+    flags in ``flags`` (int64, zeros: one per thread and a stop position plus one), spinning
+    rather than sleeping. Every weight is stepped by one thread, in the serial order, with the
+    serial arithmetic, so the weights equal ``train_per_sample``'s bit for bit. Both threads
+    return the summed loss (thread 0's) and -1 or the position where it stopped.
+    """
+    first = layout[0]
+    w_first, b_first = layer_params(params, first)
+    lo, hi = (0, split) if part == 0 else (split, first[N_OUT])
+    weights, bias = w_first[lo:hi], b_first[lo:hi]
+    pending_step, z_first = layer_units(delta, first)[lo:hi], layer_units(z, first)[lo:hi]
+    pending_step[:] = 0.0
+    n_layers, other = layout.shape[0], 1 - part
+    x_prev = X[order[0]]
+    total_loss, stopped_at, meetings = 0.0, -1, 0
+    for position in range(order.size):
+        sample = order[position]
+        x = X[sample]
+        sgd_update_affine(weights, bias, pending_step, x_prev, x, z_first)
+        meetings += 1
+        _meet(flags, part, other, meetings)  # every first-layer product is in z
+        if part == 0:
+            loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
+            if not is_finite(loss):
+                store_release(flags, 2, position + 1)
+            else:
+                total_loss += loss
+                for layer in range(n_layers - 1, 0, -1):
+                    row, prev = layout[layer], layout[layer - 1]
+                    weights_l, bias_l = layer_params(params, row)
+                    a_in, delta_in = layer_units(a, prev), layer_units(delta, prev)
+                    backprop_sgd_update(weights_l, bias_l, layer_units(delta, row), a_in, lr,
+                                        delta_in)
+                    scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
+                first_step = layer_units(delta, first)
+                for j in range(first_step.size):
+                    first_step[j] *= lr
+        meetings += 1
+        _meet(flags, part, other, meetings)  # the next pending step is ready, or a stop
+        stop = load_acquire(flags, 2)
+        if stop > 0:
+            stopped_at = stop - 1
+            break
+        x_prev = x
+    if stopped_at < 0 and order.size > 0:
+        apply_step(weights, bias, pending_step, X[order[order.size - 1]])
+    return total_loss, stopped_at
+
+
+@kernel(inline="always")
+def _meet(flags, part, other, meeting):
+    """Announce this thread's arrival at ``meeting`` and spin until the other thread's."""
+    store_release(flags, part, meeting)
+    while load_acquire(flags, other) < meeting:
+        pass
 
 
 @kernel
