@@ -57,3 +57,19 @@ class Trainer(Protocol):
     @classmethod
     def predict(cls, params: np.ndarray, layout: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Output-layer activations for ``X``, outside any fit."""
+
+
+class HostSnapshots:
+    """``snapshot``, ``restore`` and ``all_finite`` for a trainer whose host arrays ``params``
+    and ``state`` hold the weights and optimizer state between epochs."""
+
+    def snapshot(self):
+        return self.params.copy(), self.state.copy()
+
+    def restore(self, snapshot):
+        params, state = snapshot
+        self.params[...] = params
+        self.state.restore(state)
+
+    def all_finite(self):
+        return bool(np.isfinite(self.params).all())

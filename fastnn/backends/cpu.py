@@ -28,7 +28,7 @@ from ..kernels import (
 from ..kernels.optimizers import LR, SGD, l1_or_none, rates_for, set_lr
 from ..kernels.views import N_OUT
 from ..threads import fits_keep_to_one_core, one_blas_thread
-from ..protocol import Chunk
+from ..protocol import Chunk, HostSnapshots
 
 
 def kernel_errors():
@@ -88,7 +88,7 @@ def runs_threaded(sets):
     return sets > 1 and numba.get_num_threads() > 1
 
 
-class CPUTrainer:
+class CPUTrainer(HostSnapshots):
     """One ``fit`` call's training on the CPU, with every buffer allocated once.
 
     ``params`` and the optimizer's ``state`` (an ``optimizers.OptimizerState`` whose arrays
@@ -209,17 +209,6 @@ class CPUTrainer:
             loss, stopped_at = train_per_sample_part(*arguments, 0, self.split, flags)
         partner.result()
         return loss, stopped_at
-
-    def snapshot(self):
-        return self.params.copy(), self.state.copy()
-
-    def restore(self, snapshot):
-        params, state = snapshot
-        self.params[...] = params
-        self.state.restore(state)
-
-    def all_finite(self):
-        return bool(np.isfinite(self.params).all())
 
     def outputs(self, X):
         return self.predict(self.params, self.layout, X)

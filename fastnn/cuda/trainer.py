@@ -22,7 +22,7 @@ from numba.cuda.core.config import ENABLE_CUDASIM
 
 from .. import config
 from .. import layout as lay
-from ..protocol import Chunk
+from ..protocol import Chunk, HostSnapshots
 from ..errors import DeviceMemoryError
 from ..kernels.optimizers import LR, rates_for, uses_slots
 from ..kernels.views import N_IN, N_OUT
@@ -143,7 +143,7 @@ class DeviceNetworks:
         return self.d_results.copy_to_host()
 
 
-class CUDATrainer:
+class CUDATrainer(HostSnapshots):
     """One ``fit`` call's training on the GPU; the arguments are ``CPUTrainer``'s.
 
     Per-sample training runs ``per_sample``'s kernel (one block); batches run ``batches``'
@@ -289,17 +289,9 @@ class CUDATrainer:
             kernels.step(self.d_status, params, self.d_grad, m, v, self.code, rates, l1, l2)
         return self.d_result.copy_to_host()
 
-    def snapshot(self):
-        return self.params.copy(), self.state.copy()
-
     def restore(self, snapshot):
-        params, state = snapshot
-        self.params[...] = params
-        self.state.restore(state)
+        super().restore(snapshot)
         self._push()
-
-    def all_finite(self):
-        return bool(np.isfinite(self.params).all())
 
     def _device_inputs(self, X):
         """``X`` on the device: the training inputs already there, others copied once."""
