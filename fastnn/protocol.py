@@ -4,6 +4,8 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from .kernels.optimizers import rates_for
+
 
 class Chunk(NamedTuple):
     """What one compiled training call did: ``samples`` trained (up to a divergence, if any),
@@ -59,9 +61,18 @@ class Trainer(Protocol):
         """Output-layer activations for ``X``, outside any fit."""
 
 
-class HostSnapshots:
-    """``snapshot``, ``restore`` and ``all_finite`` for a trainer whose host arrays ``params``
-    and ``state`` hold the weights and optimizer state between epochs."""
+class HostTrainer:
+    """What every trainer keeps of its arguments (see ``backends.cpu.CPUTrainer``), and
+    ``snapshot``, ``restore`` and ``all_finite`` over its host arrays ``params`` and ``state``,
+    which hold the weights and optimizer state between epochs."""
+
+    def __init__(self, params, layout, X, targets, loss_code, factors, optimizer, state,
+                 batch_size):
+        self.params, self.layout, self.X, self.targets = params, layout, X, targets
+        self.loss_code, self.factors, self.state = loss_code, factors, state
+        self.batch_size = len(X) if batch_size is None else min(batch_size, len(X))
+        self.code = optimizer["code"]
+        self.rates = rates_for(optimizer, params.dtype)
 
     def snapshot(self):
         return self.params.copy(), self.state.copy()

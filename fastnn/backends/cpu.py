@@ -25,10 +25,10 @@ from ..kernels import (
     train_per_sample_optimizer,
     train_per_sample_part,
 )
-from ..kernels.optimizers import LR, SGD, l1_or_none, rates_for, set_lr
+from ..kernels.optimizers import LR, SGD, l1_or_none, set_lr
 from ..kernels.views import N_OUT
 from ..threads import fits_keep_to_one_core, one_blas_thread
-from ..protocol import Chunk, HostSnapshots
+from ..protocol import Chunk, HostTrainer
 
 
 def kernel_errors():
@@ -88,7 +88,7 @@ def runs_threaded(sets):
     return sets > 1 and numba.get_num_threads() > 1
 
 
-class CPUTrainer(HostSnapshots):
+class CPUTrainer(HostTrainer):
     """One ``fit`` call's training on the CPU, with every buffer allocated once.
 
     ``params`` and the optimizer's ``state`` (an ``optimizers.OptimizerState`` whose arrays
@@ -106,12 +106,9 @@ class CPUTrainer(HostSnapshots):
 
     def __init__(self, params, layout, X, targets, *, loss_code, factors, optimizer, state, l1,
                  l2, batch_size, n_jobs, sparse_inputs, sum_squares=False):
-        self.params, self.layout, self.X, self.targets = params, layout, X, targets
-        self.loss_code, self.factors, self.state = loss_code, factors, state
+        super().__init__(params, layout, X, targets, loss_code, factors, optimizer, state,
+                         batch_size)
         dtype, n_samples = params.dtype, len(X)
-        self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
-        self.code = optimizer["code"]
-        self.rates = rates_for(optimizer, dtype)
         self.squares = np.zeros(1) if sum_squares else None
         self.set_penalties(l1, l2)
         self.per_sample = self.batch_size == 1

@@ -230,13 +230,12 @@ class BatchKernels:
         self.no_factors = cuda.to_device(np.zeros(0, dtype))
 
     def _product(self, status, n_p, n_q, n_k, *operands):
+        """``product`` of ``(n_p, n_k)`` by ``(n_k, n_q)``: ``operands`` are its arguments after
+        ``status``, less the sizes (the two operands' ten, then the output's and the mode's)."""
         grid = (blocks_for(n_q, self.tile), blocks_for(n_p, self.tile))
-        a, a_off, a_rows, a_sp, a_sk, b, b_off, b_rows, b_sk, b_sq, rest = (
-            *operands[:10], operands[10:])
         shared = 2 * self.tile * self.tile * self.itemsize
-        self.product[grid, (self.tile, self.tile), 0, shared](status, a, a_off, a_rows, a_sp, a_sk, b,
-                                                   b_off, b_rows, b_sk, b_sq, n_p, n_q, n_k,
-                                                   *rest)
+        self.product[grid, (self.tile, self.tile), 0, shared](
+            status, *operands[:10], n_p, n_q, n_k, *operands[10:])
 
     def _block(self, layer):
         """Offset of ``layer``'s units in the batch buffers."""

@@ -22,9 +22,9 @@ from numba.cuda.core.config import ENABLE_CUDASIM
 
 from .. import config
 from .. import layout as lay
-from ..protocol import Chunk, HostSnapshots
+from ..protocol import Chunk, HostTrainer
 from ..errors import DeviceMemoryError
-from ..kernels.optimizers import LR, rates_for, uses_slots
+from ..kernels.optimizers import LR, uses_slots
 from ..kernels.views import N_IN, N_OUT
 from .batches import BatchKernels, add_rows, finish_batch
 from .per_sample import per_sample_kernel, shared_bytes
@@ -143,7 +143,7 @@ class DeviceNetworks:
         return self.d_results.copy_to_host()
 
 
-class CUDATrainer(HostSnapshots):
+class CUDATrainer(HostTrainer):
     """One ``fit`` call's training on the GPU; the arguments are ``CPUTrainer``'s.
 
     Per-sample training runs ``per_sample``'s kernel (one block); batches run ``batches``'
@@ -152,13 +152,9 @@ class CUDATrainer(HostSnapshots):
 
     def __init__(self, params, layout, X, targets, *, loss_code, factors, optimizer, state, l1,
                  l2, batch_size, n_jobs, sparse_inputs):
-        self.params, self.layout, self.X, self.targets = params, layout, X, targets
-        self.loss_code, self.factors, self.state = loss_code, factors, state
-        dtype, n_samples = params.dtype, len(X)
-        self.batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
-        self.code = optimizer["code"]
-        self.rates = rates_for(optimizer, dtype)
-        self.penalties = np.array([l1, l2], dtype)
+        super().__init__(params, layout, X, targets, loss_code, factors, optimizer, state,
+                         batch_size)
+        self.penalties = np.array([l1, l2], params.dtype)
         self.per_sample = self.batch_size == 1
         self.chunk = chunk_samples(params.size, self.batch_size)
         self.device, self.row = None, 0  # the network's row of the device's stacked arrays
@@ -269,8 +265,8 @@ class CUDATrainer(HostSnapshots):
         """Consecutive batches of ``order[start:start + count]``, each a sequence of launches;
         returns (summed loss, stop position in the chunk or -1, steps)."""
         device, kernels, dtype = self.device, self.kernels, self.params.dtype
-        params, rates = device.d_params[0], device.d_rates[0]
-        m, v = device.d_m[0], device.d_v[0]
+        params, rates = device.d_params[self.row], device.d_rates[self.row]
+        m, v = device.d_m[self.row], device.d_v[self.row]
         l1, l2 = (dtype.type(value) for value in self.penalties)
         self.d_status.copy_to_device(np.zeros(2, np.int64))
         self.d_result.copy_to_device(np.array([0.0, -1.0, self.state.steps]))
@@ -338,7 +334,8 @@ def _predict(params, layout, X):
 
 def _forward_blocks(d_params, layout, d_layout, d_X, n_rows, d_targets, loss_code):
     """Output activations of the ``n_rows`` rows of ``d_X``, forwarded ``config.CUDA_BLOCK_ROWS``
-    at a time, and, with ``d_targets``, their summed loss (else None)."""
+    at a time, and, with ``d_targets``, their summed loss (else None); the caller holds
+    ``launches``."""
     dtype = d_params.dtype
     rows = max(1, min(n_rows, config.CUDA_BLOCK_ROWS))
     kernels = BatchKernels(layout, d_layout, dtype, rows, config.CUDA_TILE,
@@ -348,14 +345,13 @@ def _forward_blocks(d_params, layout, d_layout, d_X, n_rows, d_targets, loss_cod
     d_row_losses, d_sums = cuda.device_array(rows, np.float64), cuda.device_array(1, np.float64)
     out = np.empty((n_rows, layout[-1][N_OUT]), dtype)
     X, total = d_X.reshape(d_X.size), 0.0
-    with launches:
-        for first in range(0, n_rows, rows):
-            n = min(rows, n_rows - first)
-            kernels.forward(d_status, d_params, X, kernels.no_rows, first, n, d_Z, d_A)
-            if d_targets is not None:
-                kernels.output(d_status, d_Z, d_A, d_D, loss_code, d_targets[first:first + n],
-                               kernels.no_rows, kernels.no_factors, n, 1.0, d_row_losses)
-                add_rows(d_row_losses, n, d_sums, 0, config.CUDA_THREADS_PER_BLOCK)
-                total += float(d_sums.copy_to_host()[0])
-            out[first:first + n] = kernels.outputs_block(d_A, n).copy_to_host().reshape(n, -1)
+    for first in range(0, n_rows, rows):
+        n = min(rows, n_rows - first)
+        kernels.forward(d_status, d_params, X, kernels.no_rows, first, n, d_Z, d_A)
+        if d_targets is not None:
+            kernels.output(d_status, d_Z, d_A, d_D, loss_code, d_targets[first:first + n],
+                           kernels.no_rows, kernels.no_factors, n, 1.0, d_row_losses)
+            add_rows(d_row_losses, n, d_sums, 0, config.CUDA_THREADS_PER_BLOCK)
+            total += float(d_sums.copy_to_host()[0])
+        out[first:first + n] = kernels.outputs_block(d_A, n).copy_to_host().reshape(n, -1)
     return (total if d_targets is not None else None), out
