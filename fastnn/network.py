@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from . import io, metrics, optimizers, settings
+from . import io, memory, metrics, optimizers, settings
 from . import layout as lay
 from ._data import (
     check_dataset,
@@ -154,7 +154,7 @@ class Network:
         self.on_divergence, self.n_jobs, self.device = on_divergence, n_jobs, device
         self.sparse_inputs, self.shuffle, self.verbose = sparse_inputs, shuffle, verbose
         self._check_settings()
-        self._attach(np.empty(lay.n_params(self._layout), dtype=self._dtype))
+        self._attach(memory.aligned_empty(lay.n_params(self._layout), self._dtype))
         self._rng = settings.generator(self._seed)
         for weights, biases in zip(self.weights, self.biases):
             weights[...], biases[...] = INITIALIZERS[init](self._rng, *weights.shape[::-1])
@@ -176,8 +176,10 @@ class Network:
         self._busy = threading.RLock()  # held by the thread that fits or saves the network
 
     def _attach(self, params):
-        """Make ``params`` the network's flat vector, with ``weights`` and ``biases`` its views."""
-        self._params = params
+        """Make ``params`` the network's flat vector, with ``weights`` and ``biases`` its views;
+        a vector that does not start on a cache line is copied to one that does (see
+        ``fastnn.memory``)."""
+        self._params = params = memory.aligned(params)
         self._weights = lay.weight_views(params, self._layout)
         self._biases = lay.bias_views(params, self._layout)
 

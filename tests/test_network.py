@@ -121,6 +121,9 @@ def test_regression_with_identity_output(rng):
 def test_huge_inputs_train_without_warnings(blobs, backend, activation, output, batch_size,
                                             dtype):
     # pytest runs with warnings as errors (pyproject.toml), so any overflow warning fails here.
+    if backend == "cuda" and batch_size is None:
+        pytest.skip("the CUDA trainer runs a full batch through the mini-batch kernels, which "
+                    "batch_size=32 covers (the simulator takes seconds per fit)")
     X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     y = y % 2 if output == "sigmoid" else y
     n_out = 1 if output == "sigmoid" else 3

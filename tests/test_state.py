@@ -40,6 +40,9 @@ COPIES = {"pickle": lambda net, _: _pickled(net), "deepcopy": lambda net, _: _de
 @pytest.mark.parametrize("batch_size", [1, 16])
 def test_a_copy_trains_its_own_views_exactly_as_the_original(blobs, tmp_path, backend, how,
                                                               batch_size):
+    if backend == "cuda" and how != "pickle":
+        pytest.skip("copying is the host's work, the same for every trainer: pickling covers "
+                    "the CUDA trainer's part (the simulator takes seconds per fit)")
     X, y = (data[:rows_for(backend, len(data))] for data in blobs)
     net = Network([5, 8, 3], epochs=2, seed=0, batch_size=batch_size, device=backend)
     net.fit(X, y)  # the copy takes over mid-stream: the shuffling generator has moved on

@@ -27,6 +27,7 @@ from ..kernels import (
 )
 from ..kernels.optimizers import LR, SGD, l1_or_none, set_lr
 from ..kernels.views import N_OUT
+from ..memory import aligned_empty
 from ..threads import fits_keep_to_one_core, one_blas_thread
 from ..protocol import Chunk, HostTrainer
 
@@ -122,7 +123,7 @@ class CPUTrainer(HostTrainer):
         self.split = two_core_split(layout, threads) if (
             self.plain_sgd and not self.sparse_inputs) else 0
         n_in, n_out = X.shape[1], layout[0][N_OUT]
-        self.first_t = np.empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
+        self.first_t = aligned_empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
         self.active = np.empty(n_in if self.sparse_inputs else 0, np.int64)
         if not self.per_sample:
             staged = 0 if self.batch_size == n_samples else self.batch_size  # used in place

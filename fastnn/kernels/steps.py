@@ -25,10 +25,26 @@ def backprop_sgd_update(weights, bias, delta, a_in, lr, delta_in):
     ``b -= lr * delta``, in one pass over ``W``.
 
     Each weight is read for the back-propagated sum before it is updated, so ``delta_in`` uses
-    the weights as they were before this sample's step.
+    the weights as they were before this sample's step. Rows go two at a time, adding to
+    ``delta_in`` in row order as one row at a time would, so that it is loaded and stored once
+    per two rows. (Four would write five arrays in one loop, more than LLVM checks for
+    overlap before it vectorises, and the loop stayed scalar.)
     """
     delta_in[:] = 0.0
-    for j in range(weights.shape[0]):
+    n_rows = weights.shape[0]
+    for j in range(0, n_rows - 1, 2):
+        d0, d1 = delta[j], delta[j + 1]
+        step0, step1 = lr * d0, lr * d1
+        row0, row1 = weights[j], weights[j + 1]
+        for i in range(a_in.size):
+            w0, w1 = row0[i], row1[i]
+            delta_in[i] = (delta_in[i] + w0 * d0) + w1 * d1
+            row0[i] = w0 - step0 * a_in[i]
+            row1[i] = w1 - step1 * a_in[i]
+        bias[j] -= step0
+        bias[j + 1] -= step1
+    if n_rows % 2:
+        j = n_rows - 1
         d = delta[j]
         step = lr * d
         w_row = weights[j]
