@@ -89,7 +89,7 @@ def test_log_losses_stay_finite_where_probabilities_round_to_zero():
     np.testing.assert_allclose(delta, [-1.0, 1.0])
 
 
-@pytest.mark.parametrize("n_rows", [1, 4, 10, 13])  # four-row blocks and the rows left over
+@pytest.mark.parametrize("n_rows", [1, 4, 10, 13, 16])  # eight-row blocks, rows left over
 def test_affine_one_sample_and_a_batch(rng, n_rows):
     weights, bias = rng.normal(size=(n_rows, 9)), rng.normal(size=n_rows)
     x, inputs = rng.normal(size=9), rng.normal(size=(6, 9))
@@ -132,9 +132,10 @@ def test_weighted_block_gradient_matches_oracle(rng, output, loss, n_out):
     np.testing.assert_allclose(grad, expected, rtol=1e-11, atol=1e-14)
 
 
-def test_backprop_step_uses_the_weights_before_the_step(rng):
-    weights, bias = rng.normal(size=(5, 7)), rng.normal(size=5)
-    delta, a_in, lr = rng.normal(size=5), rng.normal(size=7), 0.3
+@pytest.mark.parametrize("n_rows", [4, 5])  # pairs of rows, and one left over
+def test_backprop_step_uses_the_weights_before_the_step(rng, n_rows):
+    weights, bias = rng.normal(size=(n_rows, 7)), rng.normal(size=n_rows)
+    delta, a_in, lr = rng.normal(size=n_rows), rng.normal(size=7), 0.3
     expected_delta_in = weights.T @ delta
     expected_weights, expected_bias = weights - lr * np.outer(delta, a_in), bias - lr * delta
     delta_in = np.empty(7)
