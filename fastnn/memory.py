@@ -2,9 +2,9 @@
 
 NumPy places large arrays at whatever address ``malloc`` returns, aligned to 16 bytes. When the
 first weight matrix starts 16 bytes past a 32-byte boundary, every other 256-bit load and store
-of the per-sample step straddles two cache lines, and the step ran 30% slower on this project's
-machine (AMD EPYC, AVX2) than on the same weights one boundary further. Its rows (784 inputs of
-4 or 8 bytes) are whole cache lines, so aligning the start of the flat vector aligns every row.
+of the per-sample step straddles two cache lines, each such access costing two. Its rows (784
+inputs of 4 or 8 bytes) are whole cache lines, so aligning the start of the flat vector aligns
+every row.
 """
 
 import numpy as np

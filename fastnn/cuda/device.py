@@ -14,6 +14,7 @@ import math
 
 from numba import cuda
 
+from ..kernels.checks import is_finite
 from ..kernels.activations import RELU, SIGMOID, SOFTMAX, TANH
 from ..kernels.losses import (
     BINARY_CROSS_ENTROPY,
@@ -23,11 +24,9 @@ from ..kernels.losses import (
 )
 from ..kernels.optimizers import (
     ADAM,
-    ADAM_FORM,
     BETA_1,
     BETA_2,
     EPSILON,
-    KINGMA_ADAM,
     LR,
     MOMENTUM,
     MOMENTUM_RATE,
@@ -37,7 +36,16 @@ from ..kernels.optimizers import (
     ROOT_CORRECTION,
     SMALLEST_NORMAL,
     STEP_SIZE,
+    flushed,
+    set_step,
 )
+
+
+def _device_twin(kernel):
+    """A device function compiled from the Python text of the CPU ``kernel`` (a plain
+    function already where ``NUMBA_DISABLE_JIT=1``), for formulas that call no other kernel:
+    one text then serves both, and the twins cannot drift apart."""
+    return cuda.jit(device=True)(getattr(kernel, "py_func", kernel))
 
 
 @cuda.jit(device=True)
@@ -142,29 +150,10 @@ def _gpu_loss_and_delta(z, a, y, n, output_code, loss_code, delta, scale, eps):
     return loss
 
 
-@cuda.jit(device=True)
-def _gpu_is_finite(value):
-    return math.isfinite(value)
-
-
-@cuda.jit(device=True)
-def _gpu_set_step(rates, step):
-    """Adam's bias corrections for step number ``step`` into ``rates`` (``set_step``)."""
-    beta_1, beta_2 = float(rates[BETA_1]), float(rates[BETA_2])
-    first_correction = 1.0 - beta_1**step
-    root_of_second = math.sqrt(1.0 - beta_2**step)
-    if rates[ADAM_FORM] == KINGMA_ADAM:
-        rates[STEP_SIZE] = rates[LR] * root_of_second / first_correction
-        rates[ROOT_CORRECTION] = 1.0
-    else:
-        rates[STEP_SIZE] = rates[LR] / first_correction
-        rates[ROOT_CORRECTION] = 1.0 / root_of_second
-
-
-@cuda.jit(device=True)
-def _gpu_flushed(value, smallest_normal):
-    """``value``, or 0 if it is subnormal (``kernels.optimizers.flushed``)."""
-    return value if abs(value) >= smallest_normal else value - value
+# Formulas that call no other kernel: the CPU kernel's own text, compiled for the device.
+_gpu_is_finite = _device_twin(is_finite)
+_gpu_set_step = _device_twin(set_step)  # Adam's bias corrections into ``rates``
+_gpu_flushed = _device_twin(flushed)  # 0 for a subnormal moment
 
 
 @cuda.jit(device=True)

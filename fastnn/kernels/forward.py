@@ -18,8 +18,7 @@ def affine(weights, bias, x, out):
     """``out = W @ x + b`` for one sample.
 
     Rows go eight at a time, so each loaded input value serves eight rows and eight row sums
-    are in flight at once: with four, each sum's chain of dependent multiply-adds set the pace
-    (a 64x128 float32 layer took twice as long on this project's machine).
+    are in flight at once: with four, each sum's chain of dependent multiply-adds set the pace.
     """
     n_rows = weights.shape[0]
     n_blocked = n_rows - n_rows % 8
