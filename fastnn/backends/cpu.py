@@ -124,7 +124,7 @@ class CPUTrainer(HostTrainer):
             self.plain_sgd and not self.sparse_inputs) else 0
         n_in, n_out = X.shape[1], layout[0][N_OUT]
         self.first_t = aligned_empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
-        self.active = np.empty(n_in if self.sparse_inputs else 0, np.int64)
+        self.active = np.empty((2, n_in if self.sparse_inputs else 0), np.int64)
         if not self.per_sample:
             staged = 0 if self.batch_size == n_samples else self.batch_size  # used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)

@@ -33,7 +33,7 @@ from .optimizers import (
     squared_weights,
     update_affine,
 )
-from .sparse_inputs import sgd_update_affine_sparse
+from .sparse_inputs import sgd_update_affine_sparse, transpose_into
 from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, N_OUT, layer_params, layer_units
 
@@ -77,9 +77,9 @@ def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, 
     one-sample buffers of ``n_units`` elements.
 
     For inputs that are mostly zero, pass ``first_t``, an ``(n_in, n_out)`` buffer, and
-    ``active``, an index buffer of ``n_in``: the first layer then trains on a transposed copy
-    that skips zero inputs (see ``sparse_inputs``) and is copied back before returning. Empty
-    arrays select the dense path.
+    ``active``, a ``(2, n_in)`` index buffer: the first layer then trains on a transposed copy
+    that skips zero inputs (see ``sparse_inputs``) and is copied back before returning. An
+    empty ``first_t``, with ``active`` of shape ``(2, 0)``, selects the dense path.
 
     Returns the summed per-sample loss and -1, or, as soon as a sample's loss or any of its
     pre-activations is not finite (see ``sample_loss``), the loss so far and that sample's
@@ -94,12 +94,12 @@ def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, 
     pending_step[:] = 0.0
     sparse = first_t.size > 0
     if sparse:
-        first_t[:, :] = w_first.T
+        transpose_into(w_first, first_t)
     total_loss, stopped_at = _per_sample_steps(
         params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t, active
     )
     if sparse:
-        w_first[:, :] = first_t.T
+        transpose_into(first_t, w_first)
     if stopped_at < 0:
         apply_step(w_first, b_first, pending_step, X[order[order.size - 1]])
     return total_loss, stopped_at
@@ -114,12 +114,14 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
     n_layers = layout.shape[0]
     first, w_first, b_first, z_first, pending_step = first_layer(params, layout, z, delta)
     x_prev = X[order[0]]
+    inputs_prev = active[1, :0]  # the first pending step is zero: no row needs it
     total_loss = 0.0
     for position in range(order.size):
         sample = order[position]
         x = X[sample]
         if first_t.size > 0:
-            sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev, x, z_first, active)
+            inputs_prev = sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev,
+                                                   inputs_prev, x, active[position % 2], z_first)
         else:
             sgd_update_affine(w_first, b_first, pending_step, x_prev, x, z_first)
         loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
