@@ -6,8 +6,9 @@ derivatives (``kernels.activations``), one sample's loss and output delta (``ker
 and one parameter's optimizer step with its penalties (``kernels.optimizers``). The codes and
 the entries of ``rates`` are the CPU kernels' own.
 
-The exponentials take float64 arguments, as the CPU's ``exp_nonpositive`` does, whatever the
-network's dtype; results are rounded to the dtype where they are stored.
+The exponentials take float64 arguments whatever the network's dtype, and results are rounded
+to the dtype where they are stored. The CPU's ``exp_nonpositive`` computes a float32 network's
+in float32, so float32 networks agree with the CPU to float32's rounding, float64 ones closer.
 """
 
 import math
