@@ -10,7 +10,7 @@ import pytest
 
 from fastnn import Network, config, optimizers
 from fastnn.backends import get_trainer
-from fastnn.backends.cpu import CPUTrainer
+from fastnn.backends.cpu import CPUTrainer, nonzero_share
 from fastnn.kernels.losses import LOSSES
 
 from .helpers import make_data, mostly_zero
@@ -71,6 +71,20 @@ def test_an_epoch_is_taken_in_chunks_of_the_configured_work(rng, monkeypatch, ba
                                                    for start in range(0, 300, size)]
     assert all(chunk.diverged_at is None and chunk.loss > 0 for chunk in chunks)
     assert not np.array_equal(trainer.params, before)  # the network's own vector, in place
+
+
+def test_zero_skipping_counts_only_the_first_layer_inputs_it_visits_in_a_chunk(rng,
+                                                                              monkeypatch):
+    X = mostly_zero(rng.normal(size=(300, 13)))
+    params_size, first_layer = Network([13, 10, 3]).params.size, 13 * 10
+    monkeypatch.setattr(config, "CHUNK_MULTIPLY_ADDS", 3 * params_size * 4)
+    dense, sparse = (cpu_trainer(X, sparse_inputs=setting) for setting in (False, True))
+    assert dense.chunk == 4
+    share = nonzero_share(X)
+    assert sparse.chunk == int(4 * params_size / (params_size - (1 - share) * first_layer)) > 4
+    with sparse:
+        chunks = list(sparse.epoch(np.arange(300), 0.1))
+    assert [chunk.samples for chunk in chunks[:-1]] == [sparse.chunk] * (len(chunks) - 1)
 
 
 @pytest.mark.parametrize("optimizer, batch_size, steps", [("sgd", 1, 20), ("adam", 1, 20),

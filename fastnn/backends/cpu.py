@@ -132,8 +132,11 @@ class CPUTrainer(HostTrainer):
             self.factors_batch = np.empty(staged, dtype)
             self.grad, self.part_grads, self.part_losses = gradient_buffers(params, self.sets)
             self.min_part_rows = config.MIN_PART_ROWS
-        work_per_sample = 3 * params.size
-        batches_per_chunk = config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size)
+        # A forward, a backward and an update pass over every parameter; zero skipping leaves
+        # the first layer's zero inputs out of its passes, and the chunk grows to match.
+        skipped = (1 - nonzero_share(X)) * n_in * n_out if self.sparse_inputs else 0
+        work_per_sample = 3 * (params.size - skipped)
+        batches_per_chunk = int(config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size))
         self.chunk = max(1, batches_per_chunk) * self.batch_size
         self._held = contextlib.ExitStack()
 
