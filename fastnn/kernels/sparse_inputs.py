@@ -54,9 +54,8 @@ def _step_rows(weights_t, step, x_prev, inputs):
     time so that each loaded ``step`` value serves four."""
     n_blocked = inputs.size - inputs.size % 4
     for k in range(0, n_blocked, 4):
-        i0, i1, i2, i3 = inputs[k], inputs[k + 1], inputs[k + 2], inputs[k + 3]
-        x_prev0, x_prev1, x_prev2, x_prev3 = x_prev[i0], x_prev[i1], x_prev[i2], x_prev[i3]
-        row0, row1, row2, row3 = weights_t[i0], weights_t[i1], weights_t[i2], weights_t[i3]
+        (row0, row1, row2, row3), (x_prev0, x_prev1, x_prev2, x_prev3) = _four_rows(
+            weights_t, x_prev, inputs, k)
         for j in range(step.size):
             step_j = step[j]
             row0[j] -= step_j * x_prev0
@@ -76,9 +75,7 @@ def _add_product_rows(weights_t, x, inputs, out):
     a time so that ``out`` is read and written once per four."""
     n_blocked = inputs.size - inputs.size % 4
     for k in range(0, n_blocked, 4):
-        i0, i1, i2, i3 = inputs[k], inputs[k + 1], inputs[k + 2], inputs[k + 3]
-        x0, x1, x2, x3 = x[i0], x[i1], x[i2], x[i3]
-        row0, row1, row2, row3 = weights_t[i0], weights_t[i1], weights_t[i2], weights_t[i3]
+        (row0, row1, row2, row3), (x0, x1, x2, x3) = _four_rows(weights_t, x, inputs, k)
         for j in range(out.size):
             out[j] += (row0[j] * x0 + row1[j] * x1) + (row2[j] * x2 + row3[j] * x3)
     for k in range(n_blocked, inputs.size):
@@ -86,6 +83,15 @@ def _add_product_rows(weights_t, x, inputs, out):
         x_i, row = x[i], weights_t[i]
         for j in range(out.size):
             out[j] += row[j] * x_i
+
+
+@kernel(inline="always")
+def _four_rows(weights_t, values, inputs, k):
+    """The rows of ``weights_t`` and the entries of ``values`` at the indices
+    ``inputs[k .. k + 3]``: one block of ``_step_rows`` or ``_add_product_rows``."""
+    i0, i1, i2, i3 = inputs[k], inputs[k + 1], inputs[k + 2], inputs[k + 3]
+    return ((weights_t[i0], weights_t[i1], weights_t[i2], weights_t[i3]),
+            (values[i0], values[i1], values[i2], values[i3]))
 
 
 @kernel
