@@ -199,19 +199,20 @@ def blas_floor(X, threads):
 
 
 @numba.njit
-def first_layer_steps(weights, bias, X, out, weights_t, active):
-    """fastnn's per-sample first-layer work for each row of ``X`` after the first: the previous
-    row's update (by a zero step, so the weights stay put) fused with this row's product, over
-    every input, or, on ``weights_t`` when it is not empty, the update over the previous row's
-    nonzero inputs and the product over this row's."""
+def first_layer_steps(weights, bias, X, order, out, weights_t, active):
+    """fastnn's per-sample first-layer work for each row ``X[order[p]]`` after the first: the
+    previous row's update (by a zero step, so the weights stay put) fused with this row's
+    product, over every input, or, on ``weights_t`` when it is not empty, the update over the
+    previous row's nonzero inputs and the product over this row's."""
     pending = np.zeros_like(bias)
-    inputs_prev = nonzero_inputs(X[0], active[0])
-    for r in range(1, X.shape[0]):
+    inputs_prev = nonzero_inputs(X[order[0]], active[0])
+    for position in range(1, order.size):
+        x_prev, x = X[order[position - 1]], X[order[position]]
         if weights_t.size > 0:
-            inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending, X[r - 1],
-                                                   inputs_prev, X[r], active[r % 2], out)
+            inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending, x_prev, inputs_prev,
+                                                   x, active[position % 2], out)
         else:
-            sgd_update_affine(weights, bias, pending, X[r - 1], X[r], out)
+            sgd_update_affine(weights, bias, pending, x_prev, x, out)
 
 
 def contenders(X, y):
@@ -253,9 +254,10 @@ def contenders(X, y):
     weights, bias = first.weights[0], first.biases[0]
     weights_t = memory.aligned(np.ascontiguousarray(weights.T))
     X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
+    rows = np.arange(len(X))
     for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
-        step = (weights, bias, X32, out, transposed, np.empty((2, SIZES[0]), np.int64))
-        first_layer_steps(*step[:2], X32[:3], *step[3:])  # compile
+        step = (weights, bias, X32, rows, out, transposed, np.empty((2, SIZES[0]), np.int64))
+        first_layer_steps(*step[:3], rows[:3], *step[4:])  # compile
         runs[name] = (lambda step=step: first_layer_steps(*step), len(X) - 1)
     return runs
 

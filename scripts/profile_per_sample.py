@@ -28,7 +28,16 @@ import time
 import numba
 import numpy as np
 
-from bench_peers import LR, SIZES, SWEEP_REPEATS, SWEEP_SIZE, benchmark_parser, digits, sweep
+from bench_peers import (
+    LR,
+    SIZES,
+    SWEEP_REPEATS,
+    SWEEP_SIZE,
+    benchmark_parser,
+    digits,
+    first_layer_steps,
+    sweep,
+)
 from fastnn import Network, memory
 from fastnn.config import FASTMATH_FLAGS
 from fastnn.kernels import (
@@ -38,28 +47,11 @@ from fastnn.kernels import (
     backprop_sgd_update,
     loss_and_delta,
     scale_by_derivative,
-    sgd_update_affine,
-    sgd_update_affine_sparse,
     train_per_sample,
 )
-from fastnn.kernels.epochs import first_layer
 from fastnn.kernels.views import ACTIVATION, layer_params, layer_units
 
 compiled = numba.njit(fastmath=set(FASTMATH_FLAGS), error_model="numpy")
-
-
-@compiled
-def first_layer_phase(params, layout, X, order, z, delta, weights_t, active):
-    first, weights, bias, z_first, pending_step = first_layer(params, layout, z, delta)
-    x_prev, inputs_prev = X[order[0]], active[1, :0]
-    for position in range(order.size):
-        x = X[order[position]]
-        if weights_t.size > 0:
-            inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending_step, x_prev,
-                                                   inputs_prev, x, active[position % 2], z_first)
-        else:
-            sgd_update_affine(weights, bias, pending_step, x_prev, x, z_first)
-        x_prev = x
 
 
 @compiled
@@ -129,22 +121,22 @@ def phases(dtype, skip_zero_inputs):
                          active)
 
     epoch()
-    layer_units(delta, layout[0])[:] = 0.0  # the first layer's pending step
-    runs = {
-        "whole epoch": epoch,
-        "first layer": lambda: first_layer_phase(params, layout, X, order, z, delta, weights_t,
-                                                 active),
-        "hidden products": lambda: hidden_products_phase(params, layout, order, z, a),
-        "sigmoids": lambda: sigmoids_phase(layout, order, z, a),
-        "loss": lambda: loss_phase(layout, Y, order, z, a, delta),
-        "backward": lambda: backward_phase(params, layout, order, still, a, delta),
+    n = len(X)
+    runs = {  # the first layer's step starts from each sample's predecessor: one fewer
+        "whole epoch": (epoch, n),
+        "first layer": (lambda: first_layer_steps(net.weights[0], net.biases[0], X, order,
+                                                  layer_units(z, layout[0]), weights_t, active),
+                        n - 1),
+        "hidden products": (lambda: hidden_products_phase(params, layout, order, z, a), n),
+        "sigmoids": (lambda: sigmoids_phase(layout, order, z, a), n),
+        "loss": (lambda: loss_phase(layout, Y, order, z, a, delta), n),
+        "backward": (lambda: backward_phase(params, layout, order, still, a, delta), n),
     }
     w = memory.aligned(np.random.default_rng(0).random(SWEEP_SIZE).astype(dtype))
     scale, shift = dtype.type(0.999), dtype.type(1e-4)
     sweep(w, scale, shift, 1)
-    for run in runs.values():
+    for run, _ in runs.values():
         run()
-    runs = {name: (run, len(X)) for name, run in runs.items()}
     runs["one sweep"] = (lambda: sweep(w, scale, shift, SWEEP_REPEATS), SWEEP_REPEATS)
     return runs
 

@@ -53,11 +53,12 @@ def nonzero_share(X, rows=256):
     return np.count_nonzero(sample) / max(1, sample.size)
 
 
-def skips_zero_inputs(sparse_inputs, X):
-    """Whether per-sample training of ``X`` leaves zero inputs out of the first layer's work:
-    the ``sparse_inputs`` setting, with ``"auto"`` decided by the share of nonzero inputs."""
+def skips_zero_inputs(sparse_inputs, share):
+    """Whether per-sample training leaves zero inputs out of the first layer's work: the
+    ``sparse_inputs`` setting, with ``"auto"`` decided by ``share``, the inputs' nonzero share
+    (``nonzero_share``)."""
     if sparse_inputs == "auto":
-        return bool(nonzero_share(X) <= config.SPARSE_INPUTS_MAX_DENSITY)
+        return bool(share <= config.SPARSE_INPUTS_MAX_DENSITY)
     return bool(sparse_inputs)
 
 
@@ -118,7 +119,8 @@ class CPUTrainer(HostTrainer):
         self.sets = 1 if self.per_sample else threads_for(n_jobs)
         self.z, self.a, self.delta = block_buffers(
             layout, dtype, 3, min(self.batch_size, config.BLOCK_ROWS), self.sets)
-        self.sparse_inputs = self.plain_sgd and skips_zero_inputs(sparse_inputs, X)
+        share = nonzero_share(X) if self.plain_sgd else 1.0
+        self.sparse_inputs = self.plain_sgd and skips_zero_inputs(sparse_inputs, share)
         threads = 1 if fits_keep_to_one_core() else threads_for(n_jobs)
         self.split = two_core_split(layout, threads) if (
             self.plain_sgd and not self.sparse_inputs) else 0
@@ -134,7 +136,7 @@ class CPUTrainer(HostTrainer):
             self.min_part_rows = config.MIN_PART_ROWS
         # A forward, a backward and an update pass over every parameter; zero skipping leaves
         # the first layer's zero inputs out of its passes, and the chunk grows to match.
-        skipped = (1 - nonzero_share(X)) * n_in * n_out if self.sparse_inputs else 0
+        skipped = (1 - share) * n_in * n_out if self.sparse_inputs else 0
         work_per_sample = 3 * (params.size - skipped)
         batches_per_chunk = int(config.CHUNK_MULTIPLY_ADDS // (work_per_sample * self.batch_size))
         self.chunk = max(1, batches_per_chunk) * self.batch_size

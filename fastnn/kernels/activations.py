@@ -6,10 +6,8 @@ so the backward pass needs no stored pre-activations for hidden layers.
 
 import math
 
-import numpy as np
-
 from ..config import kernel
-from .exponential import exp_nonpositive
+from .exponential import ONE_32, exp_nonpositive
 
 # Activation codes, the layout table's ACTIVATION column.
 IDENTITY = 0
@@ -22,11 +20,6 @@ HIDDEN_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "r
 OUTPUT_ACTIVATIONS = {"sigmoid": SIGMOID, "softmax": SOFTMAX, "identity": IDENTITY}
 
 
-# 1 as a float32: arithmetic with a float32 stays in float32, and with a float64 it widens
-# exactly, so the one formula serves both precisions.
-ONE = np.float32(1.0)
-
-
 @kernel
 def sigmoid(x):
     """Logistic function, split on the sign of ``x`` so ``exp`` never overflows, in ``x``'s
@@ -35,7 +28,9 @@ def sigmoid(x):
     Both halves share ``exp(-|x|)``, so the split is a select, not a branch.
     """
     e = exp_nonpositive(-abs(x))
-    positive = ONE / (ONE + e)
+    # 1 as a float32: arithmetic with a float32 stays in float32, and with a float64 it widens
+    # exactly, so the one formula serves both precisions.
+    positive = ONE_32 / (ONE_32 + e)
     return positive if x >= 0.0 else e * positive
 
 
