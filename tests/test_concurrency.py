@@ -94,14 +94,31 @@ def test_train_many_raises_only_after_every_worker_has_stopped(data):
     np.testing.assert_array_equal(others[2].params, alone.params)
 
 
+def ctrl_c_once_training(networks, done):
+    """A started thread that sends this process SIGINT, as Ctrl-C does, once one of
+    ``networks`` has finished an epoch (so during training, whatever compiling or setting up
+    took), unless ``done`` is set first."""
+    def press():
+        while not any(net.history["loss"] for net in networks):
+            if done.wait(0.005):
+                return
+        os.kill(os.getpid(), signal.SIGINT)
+    thread = threading.Thread(target=press)
+    thread.start()
+    return thread
+
+
 def test_ctrl_c_stops_every_worker_before_train_many_returns(data):
     X, y = data
     networks = [Network([40, 64, 4], epochs=10_000, seed=seed) for seed in range(4)]
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # as Ctrl-C does
-    timer.start()
-    with pytest.raises(KeyboardInterrupt) as raised:
-        fastnn.train_many(networks, X, y, n_jobs=2)
-    timer.cancel()
+    done = threading.Event()
+    presser = ctrl_c_once_training(networks, done)
+    try:
+        with pytest.raises(KeyboardInterrupt) as raised:
+            fastnn.train_many(networks, X, y, n_jobs=2)
+    finally:
+        done.set()
+        presser.join()
     assert "train_many interrupted; 2 of 4 networks had started" in " ".join(
         raised.value.__notes__)
     assert not any(busy(net) for net in networks)
