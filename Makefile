@@ -27,12 +27,13 @@ demo: $(VENV)/.installed-data,plots $(VENV)/.kernels-compiled
 	$(BIN)/python scripts/demo.py
 
 # Records this commit's timings in asv_benchmarks/results (see README: tracking speed).
-bench: $(VENV)/.installed-bench,data
+bench: $(VENV)/.installed-bench,data $(VENV)/.kernels-compiled
 	cd asv_benchmarks && ../$(BIN)/asv machine --yes >/dev/null && \
 	../$(BIN)/asv run --python=same --quick --set-commit-hash $$(git rev-parse HEAD)
 
-# Proves every benchmark still runs (one quick pass, nothing recorded); CI runs this.
-bench-check: $(VENV)/.installed-bench,data
+# Proves every benchmark still runs (one quick pass, nothing recorded); CI runs this. The
+# kernels it compiles stay in Numba's cache for the tests that CI runs next.
+bench-check: $(VENV)/.installed-bench,data $(VENV)/.kernels-compiled
 	cd asv_benchmarks && ../$(BIN)/asv machine --yes >/dev/null && \
 	../$(BIN)/asv run --python=same --quick --dry-run --show-stderr
 
