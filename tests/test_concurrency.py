@@ -108,9 +108,10 @@ def ctrl_c_once_training(networks, done):
     return thread
 
 
-# Known and not yet understood: in two full `make test` runs from a clean clone, the SIGINT was
-# not raised in train_many, which then trained to the end; the test alone, its module and the
-# modules before it pass. Until that is found, the failure is recorded here, not hidden.
+# Known and not yet understood: in every full `make test` run from a clean clone (three so
+# far) the SIGINT was not raised in train_many, which then trained to the end; the test
+# alone, its module and the modules before it pass. Until the cause is found, the failure
+# is recorded here, not hidden.
 @pytest.mark.xfail(strict=False, reason="in some full cold-cache runs of the suite the SIGINT "
                                         "is not raised; cause not yet found")
 def test_ctrl_c_stops_every_worker_before_train_many_returns(data):
