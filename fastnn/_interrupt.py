@@ -2,8 +2,10 @@
 
 A compiled call cannot be stopped half-way, but Python's default handler raises
 ``KeyboardInterrupt`` at whatever bytecode comes next, which may fall between a kernel's
-return and the bookkeeping of what it did. ``DeferredInterrupt`` records the request instead
-and raises it at a point the caller chooses, where the model and its accounts agree.
+return and the bookkeeping of what it did, or inside a finalizer that garbage collection
+happened to start, where the exception is swallowed and the Ctrl-C lost. ``DeferredInterrupt``
+records the request instead and raises it at a point the caller chooses, where the model and
+its accounts agree.
 
 Python delivers signals to the main thread only. A fit in another thread (a ``train_many``
 worker) instead watches a stop event that the thread running ``train_many`` sets when it is

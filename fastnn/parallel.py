@@ -11,7 +11,7 @@ import threading
 
 import numba
 
-from ._interrupt import stop_on
+from ._interrupt import DeferredInterrupt, stop_on
 from .backends import DEVICES, get_trainer
 from .settings import is_integer
 from .threads import one_blas_thread, one_core_per_fit
@@ -64,12 +64,17 @@ def train_many(networks, X, y, n_jobs=-1, device=None, **fit_params):
         trainers = _gpu_groups(networks, plans)
         workers = len(networks)  # the members of a group wait for each other
     stop = threading.Event()
-    with one_blas_thread(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    # Ctrl-C is raised at the check, not inside whatever the main thread runs when the signal
+    # comes: a finalizer that the wait's allocations started would swallow it (_interrupt).
+    with (DeferredInterrupt() as interrupt, one_blas_thread(),
+          concurrent.futures.ThreadPoolExecutor(workers) as pool):
         futures = [pool.submit(_fit_on_this_thread, network, plan, trainer, stop)
                    for network, plan, trainer in zip(networks, plans, trainers)]
         try:
-            while concurrent.futures.wait(futures, timeout=0.1).not_done:
-                pass  # waking up now and then lets a pending Ctrl-C be raised here
+            running = True
+            while running:
+                running = concurrent.futures.wait(futures, timeout=0.1).not_done
+                interrupt.check()
         except KeyboardInterrupt as interrupted:
             for future, trainer in zip(futures, trainers):  # first, so that no waiting one starts
                 if future.cancel() and trainer is not None:

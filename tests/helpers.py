@@ -1,5 +1,8 @@
 """Data, networks and oracle runs shared by the test modules."""
 
+import gc
+import signal
+
 import numpy as np
 
 from fastnn import Network, naive
@@ -8,6 +11,27 @@ from fastnn import Network, naive
 # on the tiny networks the tests use: tests that train on every backend take this many rows of
 # their data on the CUDA backend.
 SIMULATOR_ROWS = 48
+
+
+class _PressesCtrlCWhenCollected:
+    """Garbage in a reference cycle whose finalizer presses Ctrl-C."""
+
+    def __init__(self):
+        self.cycle = self
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def press_ctrl_c_in_a_finalizer():
+    """Press Ctrl-C from inside a finalizer that a garbage collection on this thread runs.
+
+    Python runs a signal's handler at whatever the thread runs next, here the finalizer; a
+    ``KeyboardInterrupt`` raised there is swallowed ("Exception ignored in ..."). Any allocation
+    can start such a collection, so code that waits in Python for Ctrl-C must not rely on it.
+    """
+    _PressesCtrlCWhenCollected()
+    gc.collect()
 
 
 def rows_for(backend, n):
