@@ -63,8 +63,10 @@ class EpochLoop:
                 callback.on_train_end(network)
 
     def _epoch(self, bar, interrupt):
-        """One epoch and its callbacks; whether training goes on."""
+        """One epoch and its callbacks; whether training goes on. A Ctrl-C that came since
+        the last epoch's last step (during its callbacks, say) stops training before it."""
         network, trainer, n_samples = self.network, self.trainer, len(self.X)
+        self._check_interrupt(interrupt, 0, n_samples)
         epoch = len(network.history["loss"])
         for callback in self.callbacks:
             callback.on_epoch_begin(epoch, network)
