@@ -18,7 +18,7 @@ from fastnn.callbacks import (
     ReduceLROnPlateau,
 )
 
-from .helpers import make_data
+from .helpers import make_data, press_ctrl_c_in_a_finalizer
 
 SIZES = [6, 8, 3]
 
@@ -65,6 +65,17 @@ def stop(network):
 
 def raise_interrupt(network):
     raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_during_a_callback_stops_fit_before_the_next_epoch(data):
+    """Even pressed inside a finalizer, where the default handler's KeyboardInterrupt would be
+    swallowed (``press_ctrl_c_in_a_finalizer``)."""
+    net = network(epochs=50)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        net.fit(*data, callbacks=[Record({2: lambda network: press_ctrl_c_in_a_finalizer()})])
+    assert "fit interrupted after epoch 3" in " ".join(raised.value.__notes__)
+    assert len(net.history["loss"]) == 3
+    np.testing.assert_array_equal(net.params, weights_after(3, *data))  # no fourth epoch's step
 
 
 def test_hooks_are_called_in_order_and_a_callback_can_stop_training(data):

@@ -97,12 +97,17 @@ def test_train_many_raises_only_after_every_worker_has_stopped(data):
     np.testing.assert_array_equal(others[2].params, alone.params)
 
 
+def training_started(networks):
+    """Whether one of ``networks`` has finished an epoch."""
+    return any(net.history["loss"] for net in networks)
+
+
 def ctrl_c_once_training(networks, done):
     """A started thread that sends this process SIGINT, as Ctrl-C does, once one of
     ``networks`` has finished an epoch (so during training, whatever compiling or setting up
     took), unless ``done`` is set first."""
     def press():
-        while not any(net.history["loss"] for net in networks):
+        while not training_started(networks):
             if done.wait(0.005):
                 return
         os.kill(os.getpid(), signal.SIGINT)
@@ -139,7 +144,7 @@ def test_a_ctrl_c_handled_inside_a_finalizer_still_stops_train_many(data, monkey
     wait, pressed = concurrent.futures.wait, threading.Event()
 
     def wait_collecting_garbage_that_presses_ctrl_c(futures, timeout=None):
-        if not pressed.is_set() and any(net.history["loss"] for net in networks):
+        if not pressed.is_set() and training_started(networks):
             pressed.set()
             press_ctrl_c_in_a_finalizer()
         return wait(futures, timeout=timeout)

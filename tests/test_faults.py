@@ -9,9 +9,8 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from fastnn import DivergenceError, DivergenceWarning, Network
-from fastnn.callbacks import Callback
 
-from .helpers import mostly_zero, press_ctrl_c_in_a_finalizer, rows_for
+from .helpers import mostly_zero, rows_for
 
 
 @pytest.fixture
@@ -96,27 +95,6 @@ def test_on_divergence_warn_stops_with_a_warning(regression_data, regressor):
     np.testing.assert_array_equal(net.params, before)
     assert np.isnan(net.history["loss"]).all() and np.isnan(net.history["val_loss"]).all()
     assert len(net.history["loss"]) == 1
-
-
-class CtrlCInAFinalizerAfterEpoch(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs, network):
-        if epoch == self.epoch:
-            press_ctrl_c_in_a_finalizer()
-
-
-def test_a_ctrl_c_handled_inside_a_finalizer_still_stops_fit():
-    X, y = make_blobs(300, centers=3, n_features=5, random_state=0)
-    net = Network([5, 8, 3], epochs=50, seed=0)
-    with pytest.raises(KeyboardInterrupt) as raised:
-        net.fit(X, y, callbacks=[CtrlCInAFinalizerAfterEpoch(2)])
-    assert "fit interrupted after epoch 3" in " ".join(raised.value.__notes__)
-    assert len(net.history["loss"]) == 3
-    # and no step of a fourth epoch was taken
-    three_epochs = Network([5, 8, 3], epochs=3, seed=0).fit(X, y)
-    np.testing.assert_array_equal(net.params, three_epochs.params)
 
 
 def test_interrupted_fit_keeps_a_consistent_model_and_says_so():
