@@ -15,13 +15,16 @@ from fastnn.kernels import (
     activate,
     affine,
     affine_rows,
+    all_finite,
     backprop_sgd_update,
     block_gradient,
     forward_layers,
     forward_rows,
+    log_sum_exp,
     loss_and_delta,
     scale_by_derivative,
     sgd_update_affine,
+    softmax,
 )
 from fastnn.kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from fastnn.kernels.losses import CLIPPED_BINARY_CROSS_ENTROPY, CLIPPED_CROSS_ENTROPY, LOSSES
@@ -89,6 +92,38 @@ def test_log_losses_stay_finite_where_probabilities_round_to_zero():
     np.testing.assert_allclose(delta, [-1.0, 1.0])
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("position", [0, 4, 9])
+def test_a_nan_or_infinite_unit_makes_softmax_and_log_sum_exp_nan(bad, position):
+    """Both shift by the largest unit; whichever one a NaN leaves largest, the result is NaN,
+    which the per-sample loop reads as divergence. (Run as plain Python, NumPy's scalars warn
+    as they subtract an infinity from itself. A unit of -inf is no fault: its probability is 0.)
+    """
+    z, out = np.linspace(-5.0, 5.0, 10), np.empty(10)
+    z[position] = bad
+    with np.errstate(invalid="ignore"):
+        softmax(z, out)
+        lse = log_sum_exp(z)
+    assert np.isnan(out).all()
+    assert np.isnan(lse)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_any_infinity_or_nan(dtype):
+    """Exact at the ends of the range: the largest finite numbers and the smallest subnormal
+    pass, each non-finite value fails wherever it sits (in and past the vectorised part)."""
+    info = np.finfo(dtype)
+    values = np.linspace(-1.0, 1.0, 37).astype(dtype)
+    values[[1, 2, 3]] = info.max, -info.max, info.smallest_subnormal
+    assert all_finite(values)
+    assert all_finite(values[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for position in (0, 17, 36):
+            spoiled = values.copy()
+            spoiled[position] = bad
+            assert not all_finite(spoiled)
+
+
 @pytest.mark.parametrize("n_rows", [1, 4, 10, 13, 16])  # eight-row blocks, rows left over
 def test_affine_one_sample_and_a_batch(rng, n_rows):
     weights, bias = rng.normal(size=(n_rows, 9)), rng.normal(size=n_rows)
@@ -132,7 +167,7 @@ def test_weighted_block_gradient_matches_oracle(rng, output, loss, n_out):
     np.testing.assert_allclose(grad, expected, rtol=1e-11, atol=1e-14)
 
 
-@pytest.mark.parametrize("n_rows", [4, 5])  # pairs of rows, and one left over
+@pytest.mark.parametrize("n_rows", [3, 4, 9, 14])  # blocks of four rows, and rows left over
 def test_backprop_step_uses_the_weights_before_the_step(rng, n_rows):
     weights, bias = rng.normal(size=(n_rows, 7)), rng.normal(size=n_rows)
     delta, a_in, lr = rng.normal(size=n_rows), rng.normal(size=7), 0.3

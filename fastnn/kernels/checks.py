@@ -17,8 +17,9 @@ def all_finite(values):
 
     A comparison per element (false for NaN) and-ed together: no branch per element, and,
     unlike a sum, no ordered floating-point chain, so the loop vectorises without fast-math.
+    The loop runs over indices: over the array's iterator it stayed one element at a time.
     """
     finite = True
-    for value in values:
-        finite &= abs(value) < math.inf
+    for k in range(values.size):
+        finite &= abs(values[k]) < math.inf
     return finite

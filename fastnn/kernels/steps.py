@@ -25,26 +25,20 @@ def backprop_sgd_update(weights, bias, delta, a_in, lr, delta_in):
     ``b -= lr * delta``, in one pass over ``W``.
 
     Each weight is read for the back-propagated sum before it is updated, so ``delta_in`` uses
-    the weights as they were before this sample's step. Rows go two at a time, adding to
+    the weights as they were before this sample's step. Rows go four at a time, adding to
     ``delta_in`` in row order as one row at a time would, so that it is loaded and stored once
-    per two rows. (Four would write five arrays in one loop, more than LLVM checks for
-    overlap before it vectorises, and the loop stayed scalar.)
+    per four rows. The four are one two-dimensional view, not four row views: LLVM vectorises a
+    loop only after checking at run time that the arrays it writes do not overlap the others,
+    and four rows, ``delta_in`` and ``a_in`` needed more checks than it makes, so such a loop
+    stayed one element at a time.
     """
     delta_in[:] = 0.0
     n_rows = weights.shape[0]
-    for j in range(0, n_rows - 1, 2):
-        d0, d1 = delta[j], delta[j + 1]
-        step0, step1 = lr * d0, lr * d1
-        row0, row1 = weights[j], weights[j + 1]
-        for i in range(a_in.size):
-            w0, w1 = row0[i], row1[i]
-            delta_in[i] = (delta_in[i] + w0 * d0) + w1 * d1
-            row0[i] = w0 - step0 * a_in[i]
-            row1[i] = w1 - step1 * a_in[i]
-        bias[j] -= step0
-        bias[j + 1] -= step1
-    if n_rows % 2:
-        j = n_rows - 1
+    n_blocked = n_rows - n_rows % 4
+    for j in range(0, n_blocked, 4):
+        _backprop_sgd_update_4_rows(weights[j : j + 4], bias[j : j + 4], delta[j : j + 4], a_in,
+                                    lr, delta_in)
+    for j in range(n_blocked, n_rows):
         d = delta[j]
         step = lr * d
         w_row = weights[j]
@@ -52,6 +46,25 @@ def backprop_sgd_update(weights, bias, delta, a_in, lr, delta_in):
             delta_in[i] += w_row[i] * d
             w_row[i] -= step * a_in[i]
         bias[j] -= step
+
+
+@kernel(inline="always")
+def _backprop_sgd_update_4_rows(block, bias, delta, a_in, lr, delta_in):
+    """``backprop_sgd_update`` on the four rows of ``block``, adding to ``delta_in``."""
+    d0, d1, d2, d3 = delta[0], delta[1], delta[2], delta[3]
+    step0, step1, step2, step3 = lr * d0, lr * d1, lr * d2, lr * d3
+    for i in range(a_in.size):
+        w0, w1, w2, w3 = block[0, i], block[1, i], block[2, i], block[3, i]
+        delta_in[i] = (((delta_in[i] + w0 * d0) + w1 * d1) + w2 * d2) + w3 * d3
+        a_i = a_in[i]
+        block[0, i] = w0 - step0 * a_i
+        block[1, i] = w1 - step1 * a_i
+        block[2, i] = w2 - step2 * a_i
+        block[3, i] = w3 - step3 * a_i
+    bias[0] -= step0
+    bias[1] -= step1
+    bias[2] -= step2
+    bias[3] -= step3
 
 
 @kernel
