@@ -79,7 +79,8 @@ def sgd_update_affine(weights, bias, step_prev, x_prev, x, out):
     n_rows = weights.shape[0]
     n_blocked = n_rows - n_rows % 4
     for j in range(0, n_blocked, 4):
-        _sgd_update_affine_4_rows(weights, bias, step_prev, x_prev, x, out, j)
+        _sgd_update_affine_4_rows(weights[j : j + 4], bias[j : j + 4], step_prev[j : j + 4],
+                                  x_prev, x, out[j : j + 4])
     for j in range(n_blocked, n_rows):
         step = step_prev[j]
         bias[j] -= step
@@ -92,29 +93,28 @@ def sgd_update_affine(weights, bias, step_prev, x_prev, x, out):
         out[j] = total
 
 
-@kernel
-def _sgd_update_affine_4_rows(weights, bias, step_prev, x_prev, x, out, j):
-    """``sgd_update_affine`` on rows ``j .. j + 3``."""
-    step0, step1 = step_prev[j], step_prev[j + 1]
-    step2, step3 = step_prev[j + 2], step_prev[j + 3]
-    bias[j] -= step0
-    bias[j + 1] -= step1
-    bias[j + 2] -= step2
-    bias[j + 3] -= step3
-    row0, row1, row2, row3 = weights[j], weights[j + 1], weights[j + 2], weights[j + 3]
-    total0, total1, total2, total3 = bias[j], bias[j + 1], bias[j + 2], bias[j + 3]
+@kernel(inline="always")
+def _sgd_update_affine_4_rows(block, bias, step_prev, x_prev, x, out):
+    """``sgd_update_affine`` on the four rows of ``block``, inlined and given as one view as
+    ``forward._affine_8_rows`` is."""
+    step0, step1, step2, step3 = step_prev[0], step_prev[1], step_prev[2], step_prev[3]
+    bias[0] -= step0
+    bias[1] -= step1
+    bias[2] -= step2
+    bias[3] -= step3
+    total0, total1, total2, total3 = bias[0], bias[1], bias[2], bias[3]
     for i in range(x.size):
         x_i, x_prev_i = x[i], x_prev[i]
-        w = row0[i] - step0 * x_prev_i
-        row0[i] = w
+        w = block[0, i] - step0 * x_prev_i
+        block[0, i] = w
         total0 += w * x_i
-        w = row1[i] - step1 * x_prev_i
-        row1[i] = w
+        w = block[1, i] - step1 * x_prev_i
+        block[1, i] = w
         total1 += w * x_i
-        w = row2[i] - step2 * x_prev_i
-        row2[i] = w
+        w = block[2, i] - step2 * x_prev_i
+        block[2, i] = w
         total2 += w * x_i
-        w = row3[i] - step3 * x_prev_i
-        row3[i] = w
+        w = block[3, i] - step3 * x_prev_i
+        block[3, i] = w
         total3 += w * x_i
-    out[j], out[j + 1], out[j + 2], out[j + 3] = total0, total1, total2, total3
+    out[0], out[1], out[2], out[3] = total0, total1, total2, total3
