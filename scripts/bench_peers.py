@@ -205,10 +205,12 @@ def first_layer_steps(weights, bias, X, order, out, weights_t, active):
     product, over every input, or, on ``weights_t`` when it is not empty, the update over the
     previous row's nonzero inputs and the product over this row's."""
     pending = np.zeros_like(bias)
-    inputs_prev = nonzero_inputs(X[order[0]], active[0])
+    sparse = weights_t.size > 0
+    # The dense path lists no inputs, and its caller may pass a buffer too small to list them.
+    inputs_prev = nonzero_inputs(X[order[0]], active[0]) if sparse else active[0, :0]
     for position in range(1, order.size):
         x_prev, x = X[order[position - 1]], X[order[position]]
-        if weights_t.size > 0:
+        if sparse:
             inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending, x_prev, inputs_prev,
                                                    x, active[position % 2], out)
         else:
