@@ -6,6 +6,9 @@ Inputs are drawn across the ranges the formulas must survive (saturated sigmoids
 arguments hundreds apart), and every comparison is to float64 rounding.
 """
 
+import platform
+
+import numba
 import numpy as np
 import pytest
 from sklearn.neural_network import _base as sklearn_losses
@@ -28,6 +31,7 @@ from fastnn.kernels import (
 )
 from fastnn.kernels.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from fastnn.kernels.losses import CLIPPED_BINARY_CROSS_ENTROPY, CLIPPED_CROSS_ENTROPY, LOSSES
+from fastnn.kernels.prefetch import prefetch_row
 from fastnn.layout import n_units
 
 from .helpers import make_data, oracle_activations
@@ -122,6 +126,27 @@ def test_all_finite_finds_any_infinity_or_nan(dtype):
             spoiled = values.copy()
             spoiled[position] = bad
             assert not all_finite(spoiled)
+
+
+@numba.njit
+def _sum_prefetched_row(array, row):
+    prefetch_row(array, row)
+    return array[row].sum()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prefetch_row_is_a_hint_that_compiles_to_prefetches(dtype):
+    """A prefetch changes nothing, in any order of array, and compiled for x86 it is there as
+    instructions (LLVM drops none it is given)."""
+    array = np.arange(3 * 41, dtype=dtype).reshape(3, 41)  # rows across several cache lines
+    before = array.copy()
+    assert _sum_prefetched_row(array, 1) == before[1].sum()
+    assert _sum_prefetched_row(np.asfortranarray(array), 2) == before[2].sum()
+    np.testing.assert_array_equal(array, before)
+    if numba.config.DISABLE_JIT or platform.machine() not in ("x86_64", "AMD64"):
+        return  # as plain Python it does nothing; other machines have other instructions
+    assembly = _sum_prefetched_row.inspect_asm(_sum_prefetched_row.signatures[0])
+    assert "prefetcht0" in assembly
 
 
 @pytest.mark.parametrize("n_rows", [1, 4, 10, 13, 16])  # eight-row blocks, rows left over

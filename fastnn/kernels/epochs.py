@@ -33,6 +33,7 @@ from .optimizers import (
     squared_weights,
     update_affine,
 )
+from .prefetch import prefetch_row
 from .sparse_inputs import sgd_update_affine_sparse, transpose_into
 from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, N_OUT, layer_params, layer_units
@@ -45,6 +46,16 @@ def first_layer(params, layout, z, delta):
     first = layout[0]
     weights, bias = layer_params(params, first)
     return first, weights, bias, layer_units(z, first), layer_units(delta, first)
+
+
+@kernel(inline="always")
+def prefetch_next_sample(X, Y, order, position):
+    """Ask for the input and target rows of the sample after ``order[position]``, if any, to
+    be brought into the caches: in a shuffled order they are far from any row read before,
+    and each step takes long enough for them to arrive (see ``prefetch``)."""
+    if position + 1 < order.size:
+        prefetch_row(X, order[position + 1])
+        prefetch_row(Y, order[position + 1])
 
 
 @kernel
@@ -119,6 +130,7 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
     for position in range(order.size):
         sample = order[position]
         x = X[sample]
+        prefetch_next_sample(X, Y, order, position)
         if first_t.size > 0:
             inputs_prev = sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev,
                                                    inputs_prev, x, active[position % 2], z_first)
@@ -167,6 +179,7 @@ def train_per_sample_part(params, layout, X, Y, factors, order, lr, loss_code, z
     for position in range(order.size):
         sample = order[position]
         x = X[sample]
+        prefetch_next_sample(X, Y, order, position)
         sgd_update_affine(weights, bias, pending_step, x_prev, x, z_first)
         meetings += 1
         _meet(flags, part, other, meetings)  # every first-layer product is in z
@@ -246,6 +259,7 @@ def _optimizer_per_sample_steps(code, params, layout, X, Y, factors, order, rate
     for position in range(order.size):
         sample = order[position]
         x = X[sample]
+        prefetch_next_sample(X, Y, order, position)
         if position == 0:
             affine(w_first, b_first, x, z_first)
             first_squares = 0.0 if squares is None else squared_weights(params, layout[:1])
