@@ -212,7 +212,7 @@ def first_layer_steps(weights, bias, X, order, out, weights_t, active):
         x_prev, x = X[order[position - 1]], X[order[position]]
         if sparse:
             inputs_prev = sgd_update_affine_sparse(weights_t, bias, pending, x_prev, inputs_prev,
-                                                   x, active[position % 2], out)
+                                                   x, active[position % 2], active[2], out)
         else:
             sgd_update_affine(weights, bias, pending, x_prev, x, out)
 
@@ -258,7 +258,7 @@ def contenders(X, y):
     X32, out = X.astype(np.float32), np.empty(SIZES[1], np.float32)
     rows = np.arange(len(X))
     for name, transposed in zip(FIRST_LAYERS, (weights_t[:0], weights_t)):
-        step = (weights, bias, X32, rows, out, transposed, np.empty((2, SIZES[0]), np.int64))
+        step = (weights, bias, X32, rows, out, transposed, np.empty((3, SIZES[0]), np.int64))
         first_layer_steps(*step[:3], rows[:3], *step[4:])  # compile
         runs[name] = (lambda step=step: first_layer_steps(*step), len(X) - 1)
     return runs

@@ -109,7 +109,7 @@ def phases(dtype, skip_zero_inputs):
     factors, lr, still = np.ones(len(X), dtype), dtype.type(LR), dtype.type(0.0)
     n_in, n_first = (SIZES[0], SIZES[1]) if skip_zero_inputs else (0, 0)
     weights_t = memory.aligned_empty((n_in, n_first), dtype)
-    active = np.empty((2, n_in), np.int64)
+    active = np.empty((3, n_in), np.int64)
     if skip_zero_inputs:
         weights_t[:] = net.weights[0].T
 
@@ -118,7 +118,7 @@ def phases(dtype, skip_zero_inputs):
     def epoch():
         trained[:] = params
         train_per_sample(trained, layout, X, Y, factors, order, lr, 0, z, a, delta, weights_t,
-                         active)
+                         active, -1)
 
     epoch()
     n = len(X)

@@ -15,9 +15,10 @@ def test_nonzero_inputs_lists_the_nonzero_indices_in_order(rng):
     np.testing.assert_array_equal(nonzero_inputs(x, buffer), np.flatnonzero(x))
 
 
-# Every input nonzero, 40 to 43 of them: 0 to 3 rows are left after the blocks of four.
-@pytest.mark.parametrize("density, n_in", [(0.0, 41), (0.05, 41), (0.2, 41), (1.0, 40),
-                                           (1.0, 41), (1.0, 42), (1.0, 43)])
+# The two samples share none, some or all of their nonzero inputs; with every input nonzero,
+# 40 to 43 of them, 0 to 3 rows are left after the blocks of four.
+@pytest.mark.parametrize("density, n_in", [(0.0, 41), (0.05, 41), (0.2, 41), (0.5, 43),
+                                           (1.0, 40), (1.0, 41), (1.0, 42), (1.0, 43)])
 def test_sparse_step_equals_the_dense_step_and_product(rng, density, n_in):
     n_out = 6
     weights, bias = rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)
@@ -27,10 +28,10 @@ def test_sparse_step_equals_the_dense_step_and_product(rng, density, n_in):
     expected_out = expected_weights @ x + bias - step
 
     weights_t, sparse_bias, out = np.ascontiguousarray(weights.T), bias.copy(), np.empty(n_out)
-    buffers = np.empty((2, n_in), np.int64)
+    buffers = np.empty((3, n_in), np.int64)
     inputs_prev = nonzero_inputs(x_prev, buffers[0])
     inputs = sgd_update_affine_sparse(weights_t, sparse_bias, step, x_prev, inputs_prev, x,
-                                      buffers[1], out)
+                                      buffers[1], buffers[2], out)
     np.testing.assert_array_equal(inputs, np.flatnonzero(x))
     np.testing.assert_allclose(weights_t.T, expected_weights, rtol=0, atol=1e-14)
     np.testing.assert_allclose(sparse_bias, bias - step, rtol=0, atol=1e-14)

@@ -127,7 +127,7 @@ class CPUTrainer(HostTrainer):
             self.plain_sgd and not self.sparse_inputs) else 0
         n_in, n_out = X.shape[1], layout[0][N_OUT]
         self.first_t = aligned_empty((n_in, n_out) if self.sparse_inputs else (0, 0), dtype)
-        self.active = np.empty((2, n_in if self.sparse_inputs else 0), np.int64)
+        self.active = np.empty((3, n_in if self.sparse_inputs else 0), np.int64)
         if not self.per_sample:
             staged = 0 if self.batch_size == n_samples else self.batch_size  # used in place
             self.X_batch = np.empty((staged, X.shape[1]), dtype)
@@ -167,7 +167,7 @@ class CPUTrainer(HostTrainer):
             rows = order[start:start + self.chunk]
             began = time.perf_counter()
             with kernel_errors():
-                loss, stopped_at, steps = self._train(rows)
+                loss, stopped_at, steps = self._train(rows, order[start - 1] if start else -1)
             seconds = time.perf_counter() - began
             self.state.steps = int(steps)
             if stopped_at >= 0:
@@ -177,9 +177,9 @@ class CPUTrainer(HostTrainer):
             self.state.samples += len(rows)
             yield Chunk(len(rows), float(loss), seconds, None)
 
-    def _train(self, rows):
-        """One compiled call over the samples ``X[rows]``: (summed loss, stop position or -1,
-        optimizer steps taken in all)."""
+    def _train(self, rows, previous):
+        """One compiled call over the samples ``X[rows]``, after the row ``previous`` (-1 at the
+        epoch's start): (summed loss, stop position or -1, optimizer steps taken in all)."""
         state = self.state
         if self.split:
             loss, stopped_at = self._train_on_two_cores(rows)
@@ -188,7 +188,7 @@ class CPUTrainer(HostTrainer):
             loss, stopped_at = train_per_sample(
                 self.params, self.layout, self.X, self.targets, self.factors, rows,
                 self.rates[LR], self.loss_code, self.z[0], self.a[0], self.delta[0], self.first_t,
-                self.active)
+                self.active, previous)
             return loss, stopped_at, state.steps + (len(rows) if stopped_at < 0 else stopped_at)
         if self.per_sample:
             return train_per_sample_optimizer(

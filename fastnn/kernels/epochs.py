@@ -34,7 +34,7 @@ from .optimizers import (
     update_affine,
 )
 from .prefetch import prefetch_row
-from .sparse_inputs import sgd_update_affine_sparse, transpose_into
+from .sparse_inputs import nonzero_inputs, sgd_update_affine_sparse, transpose_into
 from .steps import apply_step, backprop_sgd_update, sgd_update_affine
 from .views import ACTIVATION, N_OUT, layer_params, layer_units
 
@@ -78,7 +78,7 @@ def sample_loss(params, layout, y, factor, loss_code, z, a, delta):
 
 @kernel
 def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t,
-                     active):
+                     active, previous):
     """Per-sample plain SGD over the rows ``X[order]``.
 
     Each sample is forwarded, its error back-propagated and every weight updated before the
@@ -88,14 +88,18 @@ def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, 
     one-sample buffers of ``n_units`` elements.
 
     For inputs that are mostly zero, pass ``first_t``, an ``(n_in, n_out)`` buffer, and
-    ``active``, a ``(2, n_in)`` index buffer: the first layer then trains on a transposed copy
+    ``active``, a ``(3, n_in)`` index buffer: the first layer then trains on a transposed copy
     that skips zero inputs (see ``sparse_inputs``) and is copied back before returning. An
-    empty ``first_t``, with ``active`` of shape ``(2, 0)``, selects the dense path.
+    empty ``first_t``, with ``active`` of shape ``(3, 0)``, selects the dense path.
+    ``previous`` is the row of ``X`` trained just before ``order[0]`` in the same epoch, or -1
+    at the epoch's start: the zero-skipping step sums a sample's product in an order set by
+    its predecessor's nonzero inputs, so an epoch trained in several calls must name each
+    call's predecessor to give the weights of one call.
 
     Returns the summed per-sample loss and -1, or, as soon as a sample's loss or any of its
     pre-activations is not finite (see ``sample_loss``), the loss so far and that sample's
     position in ``order``; on the sparse path a first-layer weight is met only by samples whose
-    input for it is nonzero.
+    input for it, or whose predecessor's, is nonzero.
     """
     if order.size == 0:
         return 0.0, -1
@@ -107,7 +111,8 @@ def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, 
     if sparse:
         transpose_into(w_first, first_t)
     total_loss, stopped_at = _per_sample_steps(
-        params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t, active
+        params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t, active,
+        previous
     )
     if sparse:
         transpose_into(first_t, w_first)
@@ -118,14 +123,17 @@ def train_per_sample(params, layout, X, Y, factors, order, lr, loss_code, z, a, 
 
 @kernel
 def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a, delta, first_t,
-                      active):
+                      active, previous):
     """``train_per_sample``'s loop over the samples; the caller prepares the first layer's
     weights and applies the step this loop leaves pending (``lr`` times the last sample's
     first-layer delta, in ``delta``)."""
     n_layers = layout.shape[0]
     first, w_first, b_first, z_first, pending_step = first_layer(params, layout, z, delta)
-    x_prev = X[order[0]]
-    inputs_prev = active[1, :0]  # the first pending step is zero: no row needs it
+    # The first pending step is zero, so stepping by it changes nothing; it is taken as if
+    # from the predecessor (the first sample itself at the epoch's start), whose nonzero
+    # inputs the zero-skipping step visits.
+    x_prev = X[order[0] if previous < 0 else previous]
+    inputs_prev = nonzero_inputs(x_prev, active[1]) if first_t.size > 0 else active[1, :0]
     total_loss = 0.0
     for position in range(order.size):
         sample = order[position]
@@ -133,7 +141,8 @@ def _per_sample_steps(params, layout, X, Y, factors, order, lr, loss_code, z, a,
         prefetch_next_sample(X, Y, order, position)
         if first_t.size > 0:
             inputs_prev = sgd_update_affine_sparse(first_t, b_first, pending_step, x_prev,
-                                                   inputs_prev, x, active[position % 2], z_first)
+                                                   inputs_prev, x, active[position % 2],
+                                                   active[2], z_first)
         else:
             sgd_update_affine(w_first, b_first, pending_step, x_prev, x, z_first)
         loss = sample_loss(params, layout, Y[sample], factors[sample], loss_code, z, a, delta)
