@@ -60,6 +60,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from fastnn import Network, memory, naive
 from fastnn.kernels import sgd_update_affine, sgd_update_affine_sparse
 from fastnn.kernels.sparse_inputs import nonzero_inputs
+from fastnn.vector_width import allows_512_bit_vectors
 
 torch = None  # imported in main() unless --without-torch
 
@@ -298,12 +299,14 @@ def ratio(micros, numerator, denominator, direction):
 
 
 def threads():
-    """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's; and the
-    kernels each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them)."""
+    """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's; the kernels
+    each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them); and
+    whether Numba was let use 512-bit vectors (see fastnn/vector_width.py)."""
     blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
     return {"blas": sorted({info["num_threads"] for info in blas}),
             "blas_kernels": sorted({f"{info['internal_api']} {info.get('architecture')}"
                                     for info in blas}),
+            "numba_512_bit_vectors": allows_512_bit_vectors(numba.config.CPU_FEATURES),
             "numba": numba.get_num_threads(),
             "torch": None if torch is None else torch.get_num_threads()}
 
@@ -311,7 +314,9 @@ def threads():
 def threads_line(used_threads):
     """``threads()`` as one line of a report."""
     return (f"BLAS threads {used_threads['blas']} ({', '.join(used_threads['blas_kernels'])} "
-            f"kernels), Numba {used_threads['numba']}, PyTorch "
+            f"kernels), Numba {used_threads['numba']} "
+            f"({'512-bit vectors' if used_threads['numba_512_bit_vectors'] else 'LLVM tuning'}), "
+            f"PyTorch "
             + ("not installed" if torch is None else
                f"{torch.__version__} with {used_threads['torch']} threads"))
 
