@@ -89,13 +89,18 @@ def activate(z, out, code):
 
 @kernel
 def scale_by_derivative(delta, a, code):
-    """``delta *= f'(z)``, written in terms of the output ``a = f(z)``; element-wise codes only."""
+    """``delta *= f'(z)``, written in terms of the output ``a = f(z)``; element-wise codes only.
+
+    The one is ``ONE_32`` for the reason ``sigmoid`` gives: with a float64 literal, a float32
+    network's derivatives would be computed in float64 and rounded back, at half the vector
+    width.
+    """
     if code == SIGMOID:
         for k in range(delta.size):
-            delta[k] *= a[k] * (1.0 - a[k])
+            delta[k] *= a[k] * (ONE_32 - a[k])
     elif code == TANH:
         for k in range(delta.size):
-            delta[k] *= 1.0 - a[k] * a[k]
+            delta[k] *= ONE_32 - a[k] * a[k]
     elif code == RELU:
         for k in range(delta.size):
             if a[k] <= 0.0:
