@@ -84,10 +84,14 @@ def main(argv=None):
         (folder / "helper.c").write_text(HELPER_SOURCE)
         subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(folder / "helper.so"),
                         str(folder / "helper.c")], check=True)
-        subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                        f"--callgrind-out-file={folder / 'callgrind.out'}", sys.executable,
-                        __file__, *(argv if argv is not None else sys.argv[1:])],
-                       check=True, env={**os.environ, CHILD: name}, capture_output=True)
+        # valgrind's own chatter is kept out of the report, but shown when the run fails.
+        run = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                              f"--callgrind-out-file={folder / 'callgrind.out'}", sys.executable,
+                              __file__, *(argv if argv is not None else sys.argv[1:])],
+                             env={**os.environ, CHILD: name}, capture_output=True, text=True)
+        if run.returncode != 0:
+            sys.stderr.write(run.stdout + run.stderr)
+            raise SystemExit(f"the run under callgrind failed (exit status {run.returncode})")
         units = json.loads((folder / "units.json").read_text())
         counts = dumped_counts(folder)
     inputs = "nonzero inputs" if args.skip_zero_inputs else "every input"
