@@ -56,6 +56,35 @@ def test_optimizer_step_matches_oracle_and_penalises_weights_not_biases(rng, cod
         np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_chunks", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("code", CODES)
+def test_a_step_adding_a_pending_part_in_chunks_is_the_step_on_the_sum(rng, code, dtype,
+                                                                       n_chunks):
+    """What the threaded mini-batch epoch does (a batch's last part added as the step reads
+    it, each thread a chunk) steps every parameter and its state as adding the part first and
+    stepping the whole vector at once does, to rounding (fast-math orders the sums freely)."""
+    net = Network([7, 5, 3], seed=0, init="normal", dtype=dtype)
+    grad, pending = (rng.normal(size=net.params.size).astype(dtype) for _ in range(2))
+    rates = new_rates(dtype, LR, 0.9, 0.8, 0.99, 1e-3)
+    set_step(rates, 2)
+    runs = []
+    for chunks in (None, range(n_chunks)):
+        params = net.params.copy()
+        m, v = (np.full(params.size if uses_slots(code) > k else 0, 0.1, dtype) for k in (0, 1))
+        if chunks is None:
+            optimizer_step(code, params, grad + pending, net.layout, m, v, rates, dtype(L1),
+                           dtype(L2))
+        for chunk in chunks or ():
+            optimizer_step(code, params, grad, net.layout, m, v, rates, dtype(L1), dtype(L2),
+                           pending, chunk, n_chunks)
+        runs.append((params, m, v))
+    for summed_first, chunked in zip(*runs):
+        ulps = 4 * np.finfo(dtype).eps * np.abs(summed_first).max(initial=0)
+        np.testing.assert_allclose(chunked, summed_first, rtol=0, atol=ulps)
+    assert not np.array_equal(runs[0][0], net.params)
+
+
 def layer(rng, n_out, n_in):
     """A one-layer network's flat vector, layout and (W, b) views."""
     net = Network([n_in, n_out], seed=int(rng.integers(1000)), init="normal")

@@ -69,7 +69,7 @@ class EpochMiniBatch(_Epoch):
 
 class EpochMiniBatchThreads(_Epoch):
     """``EpochMiniBatch`` with ``n_jobs=-1``: each batch cut into one part per core, the parts'
-    gradients computed side by side."""
+    gradients computed side by side, then the step taken a chunk of the vector per core."""
 
     params = ["float32", "float64"]
     param_names = ["dtype"]

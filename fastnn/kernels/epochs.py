@@ -13,6 +13,7 @@ squared weights it starts from (``optimizers.squared_weights``): scikit-learn's 
 its ``alpha`` penalty at every step's weights. Numba compiles the two cases apart.
 """
 
+import numba
 import numpy as np
 
 from ..config import kernel, serial_and_threaded
@@ -20,7 +21,7 @@ from .activations import activate, scale_by_derivative
 from .atomics import load_acquire, store_release
 from .checks import all_finite, is_finite
 from .forward import affine, forward_layers
-from .gradients import batch_gradient
+from .gradients import batch_part_gradients
 from .losses import loss_and_delta
 from .optimizers import (
     ADAM,
@@ -304,17 +305,17 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
 
     Each step follows the mean gradient of its batch (the last batch may be smaller) plus the
     ``l1``/``l2`` penalty gradients. The work buffers and ``min_part_rows`` are
-    ``batch_gradient``'s; ``train_minibatch_threaded`` computes each batch's parts on Numba's
-    threads, with the same result.
+    ``batch_gradient``'s; ``train_minibatch_threaded`` computes each batch's parts, and then
+    steps the vector a chunk per set of buffers, on Numba's threads, with the same result.
 
     Returns the summed loss, -1 and the step count, or, as soon as a batch's loss or
     pre-activations are not finite (see ``block_gradient``), the loss so far, the position in
     ``order`` where that batch starts, and the step count before it; that batch's step is not
     taken.
     """
-    total_loss = 0.0
+    total_loss, n_chunks = 0.0, z.shape[0]
     for start in range(0, order.size, batch_size):
-        batch_loss = batch_gradient(
+        batch_loss, pending = batch_part_gradients(
             params, layout, X, Y, factors, order[start : start + batch_size], loss_code,
             min_part_rows, X_batch, Y_batch, factors_batch, z, a, delta, grad, part_grads,
             part_losses,
@@ -326,7 +327,14 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
             set_step(rates, steps)
         if squares is not None:
             squares[0] += squared_weights(params, layout)
-        optimizer_step(code, params, grad, layout, m, v, rates, l1, l2)
+        # The step adds the batch's last part as it goes, each thread a chunk of the vector.
+        for chunk in numba.prange(n_chunks):
+            if pending < 0:
+                optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, None, chunk,
+                               n_chunks)
+            else:
+                optimizer_step(code, params, grad, layout, m, v, rates, l1, l2,
+                               part_grads[pending], chunk, n_chunks)
         total_loss += batch_loss
     return total_loss, -1, steps
 

@@ -105,18 +105,18 @@ def _part_gradient(params, layout, X, Y, factors, rows, part, part_rows, loss_co
 
 
 @kernel
-def _add_parts(grad, part_grads, start, count, lo, hi):
-    """``grad[lo:hi] += part_grads[part, lo:hi]`` for parts ``start .. count - 1``, in order;
+def _add_parts(grad, part_grads, start, stop, lo, hi):
+    """``grad[lo:hi] += part_grads[part, lo:hi]`` for parts ``start .. stop - 1``, in order;
     ``hi`` may pass the end."""
     hi = min(hi, grad.size)
-    for part in range(start, count):
+    for part in range(start, stop):
         source = part_grads[part]
         for k in range(lo, hi):
             grad[k] += source[k]
 
 
-# Inlined into its callers, so that its ``prange`` loops become theirs: the epoch loop that
-# calls it is compiled serial and threaded (see ``epochs.train_minibatch``).
+# Inlined into their callers, so that their ``prange`` loops become the callers': the epoch
+# loop that calls them is compiled serial and threaded (see ``epochs.train_minibatch``).
 @kernel(inline="always")
 def batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows, X_batch,
                    Y_batch, factors_batch, z, a, delta, grad, part_grads, part_losses):
@@ -132,16 +132,40 @@ def batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows
     of parts at a time, so memory stays bounded whatever the batch size. ``X_batch`` and
     ``Y_batch`` and ``factors_batch`` receive the batch's rows (see ``_part_gradient``).
     """
+    total_loss, pending = batch_part_gradients(
+        params, layout, X, Y, factors, rows, loss_code, min_part_rows, X_batch, Y_batch,
+        factors_batch, z, a, delta, grad, part_grads, part_losses)
+    if pending >= 0:
+        add_parts_side_by_side(grad, part_grads, pending, pending + 1, z.shape[0])
+    return total_loss
+
+
+@kernel(inline="always")
+def batch_part_gradients(params, layout, X, Y, factors, rows, loss_code, min_part_rows,
+                         X_batch, Y_batch, factors_batch, z, a, delta, grad, part_grads,
+                         part_losses):
+    """``batch_gradient`` but for its last addition: returns the loss and ``pending``, the
+    row of ``part_grads`` that still has to be added to ``grad`` to make the batch's
+    gradient, or -1 when ``grad`` holds it all (a batch taken in one part).
+
+    An optimizer step reads every element of the gradient once anyway, so it can add the
+    last part as it reads (``optimizers.optimizer_step``'s ``pending``): that saves a pass
+    that reads two gradients and writes one, in which each thread would also read the half
+    of a part that the other thread's core wrote.
+    """
     n_rows, n_sets = rows.size, z.shape[0]
     n_parts = batch_parts(n_rows, n_sets, buffer_rows(z[0], layout), min_part_rows)
     part_rows = -(-n_rows // n_parts)
     scale = 1.0 / n_rows
     if n_parts == 1:
-        return _part_gradient(params, layout, X, Y, factors, rows, 0, n_rows, loss_code, scale,
+        loss = _part_gradient(params, layout, X, Y, factors, rows, 0, n_rows, loss_code, scale,
                               X_batch, Y_batch, factors_batch, z[0], a[0], delta[0], grad)
-    total_loss = 0.0
+        return loss, -1
+    total_loss, pending = 0.0, -1
     for first in range(0, n_parts, n_sets):
         count = min(n_sets, n_parts - first)
+        if pending >= 0:  # this round's parts overwrite it
+            add_parts_side_by_side(grad, part_grads, pending, pending + 1, n_sets)
         # The batch's first part writes straight into grad; the others are added to it.
         added = 1 if first == 0 else 0
         for s in numba.prange(count):
@@ -149,12 +173,21 @@ def batch_gradient(params, layout, X, Y, factors, rows, loss_code, min_part_rows
             part_losses[s] = _part_gradient(params, layout, X, Y, factors, rows, first + s,
                                             part_rows, loss_code, scale, X_batch, Y_batch,
                                             factors_batch, z[s], a[s], delta[s], out)
-        chunk = -(-grad.size // count)
-        for s in numba.prange(count):
-            _add_parts(grad, part_grads, added, count, s * chunk, (s + 1) * chunk)
+        pending = count - 1 if count - 1 >= added else -1
+        add_parts_side_by_side(grad, part_grads, added, count - 1, count)
         for s in range(count):
             total_loss += part_losses[s]
-    return total_loss
+    return total_loss, pending
+
+
+@kernel(inline="always")
+def add_parts_side_by_side(grad, part_grads, start, stop, n_chunks):
+    """``grad += part_grads[part]`` for parts ``start .. stop - 1``, in order, the vector cut
+    into ``n_chunks`` chunks that threads add side by side; nothing when there are none."""
+    if start < stop:
+        chunk = -(-grad.size // n_chunks)
+        for s in numba.prange(n_chunks):
+            _add_parts(grad, part_grads, start, stop, s * chunk, (s + 1) * chunk)
 
 
 def loss_and_gradient(params, layout, X, Y, factors, loss_code, min_part_rows, z, a, delta, grad,

@@ -188,40 +188,82 @@ def slot_views(slot, row):
 
 
 @kernel
-def optimizer_step(code, params, grad, layout, m, v, rates, l1, l2):
-    """One step of the optimizer ``code`` on the gradient ``grad`` of the whole vector."""
+def optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, pending=None, chunk=0,
+                   n_chunks=1):
+    """One step of the optimizer ``code`` on the gradient ``grad`` of the whole vector, or on
+    ``grad + pending`` when ``pending`` is an array (the part of a batch's gradient not yet
+    added, see ``gradients.batch_part_gradients``). The sum is rounded as adding ``pending``
+    to ``grad`` first would round it; fast-math may then add the penalties and the state in
+    another order, so the two agree to rounding, not always to the bit.
+
+    With ``n_chunks`` above one, only chunk ``chunk`` of each layer's weights and of its
+    biases is stepped, so that threads can take the chunks side by side: each element's step
+    is the same whichever chunk it falls in.
+    """
     if code == ADAM:
-        _optimizer_step(ADAM, params, grad, layout, m, v, rates, l1, l2)
+        _optimizer_step(ADAM, params, grad, layout, m, v, rates, l1, l2, pending, chunk,
+                        n_chunks)
     elif code == NESTEROV:
-        _optimizer_step(NESTEROV, params, grad, layout, m, v, rates, l1, l2)
+        _optimizer_step(NESTEROV, params, grad, layout, m, v, rates, l1, l2, pending, chunk,
+                        n_chunks)
     elif code == MOMENTUM:
-        _optimizer_step(MOMENTUM, params, grad, layout, m, v, rates, l1, l2)
+        _optimizer_step(MOMENTUM, params, grad, layout, m, v, rates, l1, l2, pending, chunk,
+                        n_chunks)
     else:
-        _optimizer_step(SGD, params, grad, layout, m, v, rates, l1, l2)
+        _optimizer_step(SGD, params, grad, layout, m, v, rates, l1, l2, pending, chunk, n_chunks)
 
 
 @kernel(inline="always")
-def _optimizer_step(code, params, grad, layout, m, v, rates, l1, l2):
-    """``optimizer_step``, inlined where ``code`` is a constant. Each layer's weights, then its
-    biases, are stepped as slices indexed from zero: an index from a layout offset might be
-    negative as far as Numba knows, and its wrap-around test kept the loop from vectorising."""
+def _optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, pending, chunk, n_chunks):
+    """``optimizer_step``, inlined where ``code`` is a constant."""
     values = rate_values(rates)
     for layer in range(layout.shape[0]):
         row = layout[layer]
         lo, mid = row[W_START], row[B_START]
         hi = mid + row[N_OUT]
-        _step_slice(code, params[lo:mid], grad[lo:mid], m[lo:mid], v[lo:mid], values, l1, l2,
-                    True)
-        _step_slice(code, params[mid:hi], grad[mid:hi], m[mid:hi], v[mid:hi], values, l1, l2,
-                    False)
+        _step_chunk(code, params, grad, pending, m, v, values, l1, l2, True, lo, mid, chunk,
+                    n_chunks)
+        _step_chunk(code, params, grad, pending, m, v, values, l1, l2, False, mid, hi, chunk,
+                    n_chunks)
 
 
 @kernel(inline="always")
-def _step_slice(code, params, grad, m, v, values, l1, l2, penalise):
+def _step_chunk(code, params, grad, pending, m, v, values, l1, l2, penalise, lo, hi, chunk,
+                n_chunks):
+    """Chunk ``chunk`` of ``n_chunks`` of the elements ``lo .. hi - 1`` (a layer's weights
+    when ``penalise``, else its biases), stepped as slices indexed from zero: an index from a
+    layout offset might be negative as far as Numba knows, and its wrap-around test kept the
+    loop from vectorising."""
+    size = -(-(hi - lo) // n_chunks)
+    start, stop = min(lo + chunk * size, hi), min(lo + (chunk + 1) * size, hi)
+    _step_slice(code, params[start:stop], grad[start:stop],
+                _pending_slice(pending, start, stop), m[start:stop], v[start:stop], values, l1,
+                l2, penalise)
+
+
+@kernel(inline="always")
+def _step_slice(code, params, grad, pending, m, v, values, l1, l2, penalise):
     """One step of every parameter of a slice (of weights when ``penalise``, else of biases)."""
     for k in range(params.size):
-        w, g = params[k], grad[k]
+        w, g = params[k], _summed(grad, pending, k)
         params[k] = updated(code, w, penalised(g, w, l1, l2) if penalise else g, m, v, k, values)
+
+
+@kernel(inline="always")
+def _pending_slice(pending, start, stop):
+    """``pending[start:stop]``, or None for no pending part."""
+    if pending is None:
+        return None
+    return pending[start:stop]
+
+
+@kernel(inline="always")
+def _summed(grad, pending, k):
+    """``grad[k]``, plus ``pending[k]`` when there is a pending part (a test Numba compiles
+    away, one copy for each case)."""
+    if pending is None:
+        return grad[k]
+    return grad[k] + pending[k]
 
 
 @kernel(inline="always")
