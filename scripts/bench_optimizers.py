@@ -22,11 +22,11 @@ twice (10,000 samples), a new order every epoch, as in ``bench_peers.py``:
 Rounds visit the contenders in turn; figures are medians over rounds, ratios medians of each
 round's ratio, with their range.
 
-On the digits, per-sample Adam (and to a lesser degree momentum) also pays for subnormal
-numbers: the moments of a weight whose input pixel is zero decay by ``beta_1`` each step, into
-the range below 1e-38 where x86 arithmetic is many times slower. That is IEEE arithmetic, and
-PyTorch meets it too; ``--dense`` times the same contenders on uniformly random pixels, where no
-gradient is zero, to show the kernels' own speed.
+On the digits, the state of a weight whose input pixel is zero decays each step (by
+``beta_1``, or the momentum) towards the range below 1e-38 where x86 arithmetic is many times
+slower. fastnn flushes such state to zero (``kernels.optimizers.flushed``); PyTorch keeps IEEE
+arithmetic and meets it. ``--dense`` times the same contenders on uniformly random pixels,
+where no gradient is zero, to show the kernels' own speed.
 
     python scripts/bench_optimizers.py [--repeats 5] [--dense] [--json results.json]
 """

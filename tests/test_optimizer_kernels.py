@@ -149,6 +149,27 @@ def test_adam_flushes_subnormal_moments_to_zero_and_keeps_the_weights(dtype):
     np.testing.assert_array_equal(params, np.concatenate(theirs).astype(dtype))
 
 
+@pytest.mark.parametrize("code", [MOMENTUM, NESTEROV])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_momentum_flushes_a_subnormal_velocity_to_zero_and_keeps_the_weights(dtype, code):
+    """As Adam's moments: a velocity that decays below the smallest normal number becomes 0,
+    one that stays above it is kept, and the weights step as the oracle's."""
+    tiny = np.finfo(dtype).smallest_normal
+    params = np.array([0.5, -0.25], dtype)
+    layout = Network([1, 1], dtype=dtype).layout
+    m = np.array([tiny, 2 * tiny], dtype)
+    rates = new_rates(dtype, 1e-3, 0.9, 0.9, 0.999, 1e-8)
+    optimizer = naive.SGD(0.9, code == NESTEROV)
+    optimizer.buffers = [m[:1].astype(float), m[1:].astype(float)]
+    theirs = [params[:1].astype(float), params[1:].astype(float)]
+    optimizer_step(code, params, np.zeros(2, dtype), layout, m, np.empty(0, dtype), rates,
+                   dtype(0), dtype(0))
+    optimizer.step(theirs, [np.zeros(1), np.zeros(1)], 1e-3)
+    assert m.tolist() == [0.0, dtype(0.9) * dtype(2 * tiny)]
+    assert 0 < optimizer.buffers[0][0] < tiny
+    np.testing.assert_array_equal(params, np.concatenate(theirs).astype(dtype))
+
+
 def test_kingma_adam_folds_the_correction_into_the_step_size(rng):
     """scikit-learn's Adam: ``lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t) * m / (sqrt(v) +
     epsilon)``, with epsilon on the uncorrected root."""

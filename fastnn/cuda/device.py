@@ -154,7 +154,7 @@ def _gpu_loss_and_delta(z, a, y, n, output_code, loss_code, delta, scale, eps):
 # Formulas that call no other kernel: the CPU kernel's own text, compiled for the device.
 _gpu_is_finite = _device_twin(is_finite)
 _gpu_set_step = _device_twin(set_step)  # Adam's bias corrections into ``rates``
-_gpu_flushed = _device_twin(flushed)  # 0 for a subnormal moment
+_gpu_flushed = _device_twin(flushed)  # 0 for a subnormal velocity or moment
 
 
 @cuda.jit(device=True)
@@ -174,7 +174,7 @@ def _gpu_updated(code, w, g, m, v, i, rates):
     ``m[i]`` and ``v[i]`` is updated in place (``kernels.optimizers.updated``)."""
     if code == MOMENTUM or code == NESTEROV:
         momentum = rates[MOMENTUM_RATE]
-        velocity = momentum * m[i] + g
+        velocity = _gpu_flushed(momentum * m[i] + g, rates[SMALLEST_NORMAL])
         m[i] = velocity
         if code == NESTEROV:
             return w - rates[LR] * (g + momentum * velocity)

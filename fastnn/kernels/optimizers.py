@@ -111,11 +111,11 @@ def rate_values(rates):
 @kernel(inline="always")
 def updated(code, w, g, m, v, i, values):
     """Parameter ``w`` after one step on its gradient ``g``; the optimizer's state for it,
-    ``m[i]`` and ``v[i]``, is updated in place (Adam's ``flushed``)."""
+    ``m[i]`` and ``v[i]``, is updated in place (and ``flushed``)."""
     lr, momentum, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2 = values[:6]
     epsilon, step_size, root_correction, smallest_normal = values[6:]
     if code == MOMENTUM or code == NESTEROV:
-        velocity = momentum * m[i] + g
+        velocity = flushed(momentum * m[i] + g, smallest_normal)
         m[i] = velocity
         if code == NESTEROV:
             return w - lr * (g + momentum * velocity)
@@ -132,14 +132,14 @@ def updated(code, w, g, m, v, i, values):
 def flushed(value, smallest_normal):
     """``value``, or 0 if it is subnormal (smaller in size than ``smallest_normal``).
 
-    Adam's moments for a weight whose gradient is zero for long (a pixel that is almost
-    always blank) decay geometrically into the subnormal range, where the square root and
-    the division that follow are many times slower (a whole per-sample epoch on MNIST's
-    digits was measurably slower unflushed). Flushing changes such a moment by less than the
-    smallest normal number, and the weight's step by far less than the weight's own
-    rounding; GPUs, and CPUs in their flush-to-zero mode, do the same. Momentum's velocity is
-    left unflushed: multiply-adds on subnormals are cheap, and flushing them cost more than
-    it saved.
+    Momentum's velocity and Adam's moments for a weight whose gradient is zero for long (a
+    pixel that is almost always blank) decay geometrically into the subnormal range, where
+    arithmetic can be many times slower: Intel cores take a microcode assist for each
+    multiply with a subnormal operand (unflushed, a per-sample momentum epoch on MNIST's
+    digits ran some thirty times slower than plain SGD on one), and Adam's square root and
+    division slow down on AMD's too. Flushing changes such a state by less than the smallest
+    normal number, and the weight's step by far less than the weight's own rounding; GPUs,
+    and CPUs in their flush-to-zero mode, do the same.
     """
     return value if abs(value) >= smallest_normal else value - value  # NaN stays NaN
 
