@@ -328,13 +328,10 @@ def train_minibatch(params, layout, X, Y, factors, order, code, rates, steps, l1
         if squares is not None:
             squares[0] += squared_weights(params, layout)
         # The step adds the batch's last part as it goes, each thread a chunk of the vector.
-        for chunk in numba.prange(n_chunks):
-            if pending < 0:
-                optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, None, chunk,
-                               n_chunks)
-            else:
-                optimizer_step(code, params, grad, layout, m, v, rates, l1, l2,
-                               part_grads[pending], chunk, n_chunks)
+        part = part_grads[pending] if pending >= 0 else part_grads[0, :0]
+        for chunk in numba.prange(n_chunks):  # int(): the serial compilation's signature
+            optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, part, int(chunk),
+                           n_chunks)
         total_loss += batch_loss
     return total_loss, -1, steps
 

@@ -164,8 +164,8 @@ def batch_part_gradients(params, layout, X, Y, factors, rows, loss_code, min_par
     total_loss, pending = 0.0, -1
     for first in range(0, n_parts, n_sets):
         count = min(n_sets, n_parts - first)
-        if pending >= 0:  # this round's parts overwrite it
-            add_parts_side_by_side(grad, part_grads, pending, pending + 1, n_sets)
+        if pending >= 0:  # this round's parts overwrite it (a batch beyond the buffers: rare)
+            _add_parts(grad, part_grads, pending, pending + 1, 0, grad.size)
         # The batch's first part writes straight into grad; the others are added to it.
         added = 1 if first == 0 else 0
         for s in numba.prange(count):

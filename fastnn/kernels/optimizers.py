@@ -215,55 +215,51 @@ def optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, pending=None
 
 @kernel(inline="always")
 def _optimizer_step(code, params, grad, layout, m, v, rates, l1, l2, pending, chunk, n_chunks):
-    """``optimizer_step``, inlined where ``code`` is a constant."""
+    """``optimizer_step``, inlined where ``code`` is a constant. No pending part is taken as
+    an empty one, so that one compiled copy serves both: Numba's compile time, not LLVM's,
+    grows with every copy of these inlined loops."""
     values = rate_values(rates)
+    part = _part_or_empty(pending, grad)
     for layer in range(layout.shape[0]):
         row = layout[layer]
         lo, mid = row[W_START], row[B_START]
         hi = mid + row[N_OUT]
-        _step_chunk(code, params, grad, pending, m, v, values, l1, l2, True, lo, mid, chunk,
+        _step_chunk(code, params, grad, part, m, v, values, l1, l2, True, lo, mid, chunk,
                     n_chunks)
-        _step_chunk(code, params, grad, pending, m, v, values, l1, l2, False, mid, hi, chunk,
+        _step_chunk(code, params, grad, part, m, v, values, l1, l2, False, mid, hi, chunk,
                     n_chunks)
 
 
 @kernel(inline="always")
-def _step_chunk(code, params, grad, pending, m, v, values, l1, l2, penalise, lo, hi, chunk,
+def _part_or_empty(pending, grad):
+    """``pending``, or for None an empty slice of ``grad``."""
+    if pending is None:
+        return grad[:0]
+    return pending
+
+
+@kernel(inline="always")
+def _step_chunk(code, params, grad, part, m, v, values, l1, l2, penalise, lo, hi, chunk,
                 n_chunks):
     """Chunk ``chunk`` of ``n_chunks`` of the elements ``lo .. hi - 1`` (a layer's weights
     when ``penalise``, else its biases), stepped as slices indexed from zero: an index from a
     layout offset might be negative as far as Numba knows, and its wrap-around test kept the
-    loop from vectorising."""
+    loop from vectorising. An empty ``part`` stays empty when sliced."""
     size = -(-(hi - lo) // n_chunks)
     start, stop = min(lo + chunk * size, hi), min(lo + (chunk + 1) * size, hi)
-    _step_slice(code, params[start:stop], grad[start:stop],
-                _pending_slice(pending, start, stop), m[start:stop], v[start:stop], values, l1,
-                l2, penalise)
+    _step_slice(code, params[start:stop], grad[start:stop], part[start:stop], m[start:stop],
+                v[start:stop], values, l1, l2, penalise)
 
 
 @kernel(inline="always")
-def _step_slice(code, params, grad, pending, m, v, values, l1, l2, penalise):
-    """One step of every parameter of a slice (of weights when ``penalise``, else of biases)."""
+def _step_slice(code, params, grad, part, m, v, values, l1, l2, penalise):
+    """One step of every parameter of a slice (of weights when ``penalise``, else of biases),
+    on ``grad`` plus ``part`` where ``part`` is not empty. That test is the same for every
+    element: LLVM takes it out of the loop, leaving a vectorised loop for each case."""
+    adds_part = part.size > 0
     for k in range(params.size):
-        w, g = params[k], _summed(grad, pending, k)
+        w, g = params[k], grad[k] + part[k] if adds_part else grad[k]
         params[k] = updated(code, w, penalised(g, w, l1, l2) if penalise else g, m, v, k, values)
-
-
-@kernel(inline="always")
-def _pending_slice(pending, start, stop):
-    """``pending[start:stop]``, or None for no pending part."""
-    if pending is None:
-        return None
-    return pending[start:stop]
-
-
-@kernel(inline="always")
-def _summed(grad, pending, k):
-    """``grad[k]``, plus ``pending[k]`` when there is a pending part (a test Numba compiles
-    away, one copy for each case)."""
-    if pending is None:
-        return grad[k]
-    return grad[k] + pending[k]
 
 
 @kernel(inline="always")
