@@ -20,8 +20,10 @@ $(VENV)/.kernels-compiled: $(wildcard fastnn/kernels/*.py) fastnn/config.py | $(
 	touch $@
 
 # The CUDA backend's tests run in Numba's CUDA simulator, which must be on before numba loads.
+# Most of the suite's time is Numba compiling kernels, one test's signatures at a time: a
+# worker per core compiles side by side (-n auto).
 test: $(VENV)/.installed-test,plots,data $(VENV)/.kernels-compiled
-	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -n auto
 
 demo: $(VENV)/.installed-data,plots $(VENV)/.kernels-compiled
 	$(BIN)/python scripts/demo.py
