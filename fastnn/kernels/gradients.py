@@ -107,11 +107,15 @@ def _part_gradient(params, layout, X, Y, factors, rows, part, part_rows, loss_co
 @kernel
 def _add_parts(grad, part_grads, start, stop, lo, hi):
     """``grad[lo:hi] += part_grads[part, lo:hi]`` for parts ``start .. stop - 1``, in order;
-    ``hi`` may pass the end."""
+    ``hi`` may pass the end.
+
+    The index is unsigned: from a signed start that might be negative, Numba wraps every
+    index, and LLVM then leaves the loop one element at a time (about six times slower).
+    """
     hi = min(hi, grad.size)
     for part in range(start, stop):
         source = part_grads[part]
-        for k in range(lo, hi):
+        for k in range(np.uint64(lo), np.uint64(hi)):
             grad[k] += source[k]
 
 
