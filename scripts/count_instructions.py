@@ -12,7 +12,7 @@ Instructions are not time: a cache miss costs nothing here, and a vector instruc
 as one whatever its width. What the counts show is the work each phase asks of the core, and
 whether a change to a kernel added or removed any.
 
-Valgrind does not run every AVX-512 instruction: on a CPU that has them, compile for AVX2
+Valgrind runs no AVX-512 instructions: on a CPU that has them, compile for AVX2
 (``NUMBA_CPU_NAME=haswell``), which keeps the counts comparable between machines too.
 
     python scripts/count_instructions.py [--dtype float32] [--skip-zero-inputs]
@@ -95,7 +95,7 @@ def main(argv=None):
                              env={**os.environ, CHILD: name}, capture_output=True, text=True)
         if run.returncode != 0:
             sys.stderr.write(run.stdout + run.stderr)
-            hint = ("; valgrind met an instruction it cannot run (some AVX-512 ones): try "
+            hint = ("; valgrind met an instruction it cannot run (it runs no AVX-512): try "
                     "NUMBA_CPU_NAME=haswell" if run.returncode == -signal.SIGILL else "")
             raise SystemExit(f"the run under callgrind failed (exit status {run.returncode})"
                              + hint)

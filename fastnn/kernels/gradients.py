@@ -110,7 +110,7 @@ def _add_parts(grad, part_grads, start, stop, lo, hi):
     ``hi`` may pass the end.
 
     The index is unsigned: from a signed start that might be negative, Numba wraps every
-    index, and LLVM then leaves the loop one element at a time (about six times slower).
+    index, and LLVM then leaves the loop one element at a time.
     """
     hi = min(hi, grad.size)
     for part in range(start, stop):
