@@ -14,8 +14,9 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Numba's on-disk cache does not notice an edit to a kernel that another cached kernel calls,
-# so any change under fastnn/kernels (or to its flags) clears the whole cache first.
-$(VENV)/.kernels-compiled: $(wildcard fastnn/kernels/*.py) fastnn/config.py | $(BIN)/python
+# so any change under fastnn/kernels (or to its flags or compiler) clears the whole cache first.
+$(VENV)/.kernels-compiled: $(wildcard fastnn/kernels/*.py) fastnn/config.py \
+		fastnn/vector_width.py | $(BIN)/python
 	find fastnn -name '*.nbi' -delete -o -name '*.nbc' -delete
 	touch $@
 

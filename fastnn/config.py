@@ -14,6 +14,8 @@ import types
 
 import numba
 
+from .vector_width import VectorCompiler
+
 FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 CACHE = True
 
@@ -41,17 +43,19 @@ MIN_SPLIT_ROWS = 32
 
 
 def kernel(func=None, **options):
-    """Compile ``func`` as a fastnn CPU kernel (``@kernel`` or ``@kernel(inline="always")``).
+    """Compile ``func`` as a fastnn CPU kernel (``@kernel`` or ``@kernel(inline="always")``;
+    ``options`` add to Numba's settings below, or replace them).
 
     ``cache`` keeps the machine code on disk so a second process does not recompile;
     ``nogil`` lets independent networks train in threads; ``error_model="numpy"`` drops the
-    zero-division checks that would otherwise block vectorisation.
+    zero-division checks that would otherwise block vectorisation; ``VectorCompiler`` lets LLVM
+    use 512-bit vectors (see ``vector_width``).
     """
     if func is None:
         return functools.partial(kernel, **options)
-    return numba.njit(
-        cache=CACHE, fastmath=set(FASTMATH_FLAGS), nogil=True, error_model="numpy", **options
-    )(func)
+    settings = {"cache": CACHE, "fastmath": set(FASTMATH_FLAGS), "nogil": True,
+                "error_model": "numpy", "pipeline_class": VectorCompiler}
+    return numba.njit(**{**settings, **options})(func)
 
 
 def parallel_kernel(func):
@@ -84,7 +88,8 @@ def exact_kernel(func):
     ``exp_nonpositive``. ``fastmath=False`` is spelled out: a function that leaves it unset
     inherits its caller's fast-math flags.
     """
-    return numba.njit(cache=CACHE, fastmath=False, nogil=True, error_model="numpy")(func)
+    return numba.njit(cache=CACHE, fastmath=False, nogil=True, error_model="numpy",
+                      pipeline_class=VectorCompiler)(func)
 
 # The CUDA backend (fastnn/cuda/). Threads per block of the per-sample epoch, which shares each
 # layer's units among them: at least a warp, and enough for the widest layers' units. The side of

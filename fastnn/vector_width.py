@@ -1,48 +1,92 @@
-"""The CPU features that let Numba's compiler use 512-bit vectors where the CPU has them.
+"""fastnn's kernels ask LLVM for 512-bit vectors, where the CPU has them.
 
 LLVM's tuning for Intel's AVX-512 server cores (Ice Lake server, Sapphire and Emerald Rapids)
 includes ``prefer-256-bit``: its vectoriser keeps to 256-bit registers, which older cores
 clocked down to run. fastnn's kernels that work on data already in the first-level cache (the
 layers above the first, the activations, the backward pass) are limited by how many stores
-the core retires, and a 512-bit store moves twice the bytes of a 256-bit one. On this
-project's Emerald Rapids machine, per-sample epochs took 5-10% less time with 512-bit vectors
-(see the README's "Speed").
+the core retires, and a 512-bit store moves twice the bytes of a 256-bit one; per-sample
+epochs took 5-12% less time with 512-bit vectors on this project's Intel machines (see the
+README's "Speed").
 
-Numba takes its CPU features once per process from ``NUMBA_CPU_FEATURES``, for every function
-it compiles, so fastnn cannot choose them for its own kernels; this is the string to set it to,
-before Python starts::
-
-    export NUMBA_CPU_FEATURES="$(python -m fastnn.vector_width)"
-
-It is the host's own features, with ``-prefer-256-bit`` added where the CPU has AVX-512 (and
-nothing added elsewhere), so the machine code stays this CPU's. Numba's on-disk cache keys
-its entries by the features, so code compiled either way is kept apart.
+Numba compiles every function of a process for one set of CPU features (``NUMBA_CPU_FEATURES``
+sets them), but LLVM also reads a vector width from each function's own
+``"prefer-vector-width"`` attribute, and lets it override the CPU's tuning. ``VectorCompiler``
+is Numba's compiler with that attribute set on every function it lowers; fastnn's kernels are
+compiled with it (``config.kernel``), so they get 512-bit vectors without changing how the
+rest of the process compiles. On a CPU without AVX-512 the attribute changes nothing: no
+vector is wider than the registers.
 """
 
-from llvmlite import binding
+from numba.core import lowering
+from numba.core.compiler import Compiler
+from numba.core.compiler_machinery import register_pass
+from numba.core.typed_passes import NativeLowering, NativeParforLowering
+from numba.parfors.parfor_lowering import ParforLower
 
-PREFER_256_BIT = "prefer-256-bit"
-
-
-def wide_vector_features(host_features=None):
-    """Numba's ``NUMBA_CPU_FEATURES`` value for 512-bit vectors on this CPU: ``host_features``
-    (LLVM's comma-separated ``+feature``/``-feature`` list, by default this host's) with
-    ``-prefer-256-bit`` in place of any setting of it, where ``+avx512f`` is among them."""
-    if host_features is None:
-        host_features = binding.get_host_cpu_features().flatten()
-    features = [feature for feature in host_features.split(",") if feature]
-    if "+avx512f" not in features:
-        return ",".join(features)
-    kept = [feature for feature in features if feature[1:] != PREFER_256_BIT]
-    return ",".join(kept + ["-" + PREFER_256_BIT])
+PREFERRED_BITS = 512
+ATTRIBUTE = f'"prefer-vector-width"="{PREFERRED_BITS}"'
 
 
-def allows_512_bit_vectors(features):
-    """True when ``features`` (a ``NUMBA_CPU_FEATURES`` value; None for the host's own, with
-    LLVM's tuning for this CPU) has AVX-512 and turns the 256-bit preference off."""
-    listed = [] if features is None else features.split(",")
-    return "+avx512f" in listed and "-" + PREFER_256_BIT in listed
+def prefer_wide_vectors(function):
+    """Give the LLVM IR ``function`` (an ``llvmlite.ir.Function``) the ``ATTRIBUTE``.
+
+    llvmlite's attribute set accepts only the attributes LLVM names by enumeration and writes
+    each member into the IR as it is spelled; a string attribute such as this one goes in past
+    that check (``set.add``), already spelled as the IR writes it.
+    """
+    set.add(function.attributes, ATTRIBUTE)
 
 
-if __name__ == "__main__":
-    print(wide_vector_features())
+class PreferWideVectors:
+    """Mixin for a Numba lowering class: marks each function it lowers with
+    ``prefer_wide_vectors``."""
+
+    def pre_lower(self):
+        super().pre_lower()
+        prefer_wide_vectors(self.builder.function)
+
+
+class WideVectorLower(PreferWideVectors, lowering.Lower):
+    """Numba's lowering of a function, preferring wide vectors."""
+
+
+class WideVectorParforLower(PreferWideVectors, ParforLower):
+    """Numba's lowering of a ``parallel=True`` function, preferring wide vectors."""
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class WideVectorLowering(NativeLowering):
+    """Numba's lowering pass, with ``WideVectorLower``."""
+
+    _name = "fastnn_wide_vector_lowering"
+
+    @property
+    def lowering_class(self):
+        return WideVectorLower
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class WideVectorParforLowering(NativeParforLowering):
+    """Numba's lowering pass for ``parallel=True`` functions, with ``WideVectorParforLower``."""
+
+    _name = "fastnn_wide_vector_parfor_lowering"
+
+    @property
+    def lowering_class(self):
+        return WideVectorParforLower
+
+
+_WIDE_VECTOR_PASSES = {NativeLowering: WideVectorLowering,
+                       NativeParforLowering: WideVectorParforLowering}
+
+
+class VectorCompiler(Compiler):
+    """Numba's default compiler, its lowering passes swapped for the ``WideVector`` ones: the
+    ``pipeline_class`` that ``config.kernel`` compiles with."""
+
+    def define_pipelines(self):
+        pipelines = super().define_pipelines()
+        for pipeline in pipelines:
+            pipeline.passes = [(_WIDE_VECTOR_PASSES.get(pass_class, pass_class), description)
+                               for pass_class, description in pipeline.passes]
+        return pipelines

