@@ -13,6 +13,7 @@ import functools
 import types
 
 import numba
+import numpy as np
 
 from .vector_width import VectorCompiler
 
@@ -88,8 +89,23 @@ def exact_kernel(func):
     ``exp_nonpositive``. ``fastmath=False`` is spelled out: a function that leaves it unset
     inherits its caller's fast-math flags.
     """
-    return numba.njit(cache=CACHE, fastmath=False, nogil=True, error_model="numpy",
-                      pipeline_class=VectorCompiler)(func)
+    return kernel(func, fastmath=False)
+
+
+def _scale_into(x, out, factor):
+    """``out = factor * x``: the loop ``kernel_vector_bits`` compiles."""
+    for i in range(x.size):
+        out[i] = factor * x[i]
+
+
+def kernel_vector_bits():
+    """The width in bits of the widest vector registers in a loop compiled as a ``kernel``
+    now, on this machine: 512 where the CPU has AVX-512 (see ``vector_width``)."""
+    probe = kernel(_scale_into, cache=False)  # Numba shows no machine code it loaded from disk
+    probe(np.ones(64, np.float32), np.empty(64, np.float32), np.float32(2.0))
+    (assembly,) = probe.inspect_asm().values()
+    return next(bits for bits, register in ((512, "%zmm"), (256, "%ymm"), (128, "%xmm"), (0, ""))
+                if register in assembly)
 
 # The CUDA backend (fastnn/cuda/). Threads per block of the per-sample epoch, which shares each
 # layer's units among them: at least a warp, and enough for the widest layers' units. The side of

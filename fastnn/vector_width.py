@@ -46,42 +46,27 @@ class PreferWideVectors:
         prefer_wide_vectors(self.builder.function)
 
 
-class WideVectorLower(PreferWideVectors, lowering.Lower):
-    """Numba's lowering of a function, preferring wide vectors."""
+def _preferring_wide_vectors(native_pass, lower_class):
+    """A registered copy of Numba's lowering pass ``native_pass`` whose lowering class is
+    ``lower_class`` with ``PreferWideVectors`` mixed in."""
+    lower = type(f"WideVector{lower_class.__name__}", (PreferWideVectors, lower_class), {})
+    wide_pass = type(f"WideVector{native_pass.__name__}", (native_pass,), {
+        "_name": f"fastnn_wide_vector_{native_pass._name}",
+        "lowering_class": property(lambda self: lower),
+        "__doc__": f"Numba's ``{native_pass.__name__}``, preferring wide vectors.",
+    })
+    return register_pass(mutates_CFG=True, analysis_only=False)(wide_pass)
 
 
-class WideVectorParforLower(PreferWideVectors, ParforLower):
-    """Numba's lowering of a ``parallel=True`` function, preferring wide vectors."""
-
-
-@register_pass(mutates_CFG=True, analysis_only=False)
-class WideVectorLowering(NativeLowering):
-    """Numba's lowering pass, with ``WideVectorLower``."""
-
-    _name = "fastnn_wide_vector_lowering"
-
-    @property
-    def lowering_class(self):
-        return WideVectorLower
-
-
-@register_pass(mutates_CFG=True, analysis_only=False)
-class WideVectorParforLowering(NativeParforLowering):
-    """Numba's lowering pass for ``parallel=True`` functions, with ``WideVectorParforLower``."""
-
-    _name = "fastnn_wide_vector_parfor_lowering"
-
-    @property
-    def lowering_class(self):
-        return WideVectorParforLower
-
-
-_WIDE_VECTOR_PASSES = {NativeLowering: WideVectorLowering,
-                       NativeParforLowering: WideVectorParforLowering}
+# Numba's two lowering passes (plain and ``parallel=True`` functions), each with its twin here.
+_WIDE_VECTOR_PASSES = {
+    NativeLowering: _preferring_wide_vectors(NativeLowering, lowering.Lower),
+    NativeParforLowering: _preferring_wide_vectors(NativeParforLowering, ParforLower),
+}
 
 
 class VectorCompiler(Compiler):
-    """Numba's default compiler, its lowering passes swapped for the ``WideVector`` ones: the
+    """Numba's default compiler, its lowering passes swapped for their wide-vector twins: the
     ``pipeline_class`` that ``config.kernel`` compiles with."""
 
     def define_pipelines(self):

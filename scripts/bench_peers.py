@@ -297,31 +297,15 @@ def ratio(micros, numerator, denominator, direction):
     return statistics.median(a / b if direction == "bound" else b / a for a, b in pairs)
 
 
-def scale_into(x, out, factor):
-    """``out = factor * x``: a loop for ``kernel_vector_bits`` to compile."""
-    for i in range(x.size):
-        out[i] = factor * x[i]
-
-
-def kernel_vector_bits():
-    """The width of the widest vector registers in a loop compiled as fastnn compiles its
-    kernels (``fastnn.config.kernel``; see fastnn/vector_width.py), on this machine."""
-    probe = config.kernel(scale_into, cache=False)  # Numba shows no machine code it cached
-    probe(np.ones(64, np.float32), np.empty(64, np.float32), np.float32(2.0))
-    (assembly,) = probe.inspect_asm().values()
-    return next(bits for bits, register in ((512, "%zmm"), (256, "%ymm"), (128, "%xmm"), (0, ""))
-                if register in assembly)
-
-
 def threads():
     """Thread counts in use: every loaded BLAS library's, Numba's and PyTorch's; the kernels
     each BLAS chose for this CPU (OpenBLAS's ``OPENBLAS_CORETYPE`` may force them); and the
-    vector width of fastnn's kernels (``kernel_vector_bits``)."""
+    vector width of fastnn's kernels (``fastnn.config.kernel_vector_bits``)."""
     blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
     return {"blas": sorted({info["num_threads"] for info in blas}),
             "blas_kernels": sorted({f"{info['internal_api']} {info.get('architecture')}"
                                     for info in blas}),
-            "numba_vector_bits": kernel_vector_bits(),
+            "numba_vector_bits": config.kernel_vector_bits(),
             "numba": numba.get_num_threads(),
             "torch": None if torch is None else torch.get_num_threads()}
 
